@@ -1,0 +1,98 @@
+"""Settings from environment variables, with defaults that run a demo on a laptop.
+
+With nothing set, eventsys uses a SQLite file under ``instance/``, an in-process Celery
+(memory broker, worker thread inside ``eventsys run``) and writes mail to ``instance/mail/``.
+Setting ``DATABASE_URL``, ``REDIS_URL`` and ``SMTP_URL`` moves the same code to PostgreSQL,
+a Redis broker with separate worker processes and a real SMTP server.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent
+
+
+def _bool(name: str, default: bool) -> bool:
+    value = os.environ.get(name)
+    if value is None or value == "":
+        return default
+    return value.strip().lower() in {"1", "true", "yes", "on"}
+
+
+def _database_url(url: str | None, instance_path: Path) -> str:
+    if not url:
+        return f"sqlite:///{instance_path / 'eventsys.sqlite'}"
+    # Heroku-style URLs and bare postgresql:// go through psycopg 3, the driver we ship.
+    if url.startswith("postgres://"):
+        url = "postgresql://" + url[len("postgres://") :]
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url[len("postgresql://") :]
+    return url
+
+
+def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
+    """Build the Flask config dict; ``overrides`` (tests) win over the environment."""
+    env = os.environ
+    overrides = dict(overrides or {})
+    environment = overrides.get("ENVIRONMENT", env.get("EVENTSYS_ENV", "development"))
+    production = environment == "production"
+    redis_url = overrides.get("REDIS_URL", env.get("REDIS_URL") or None)
+    config: dict = {
+        "ENVIRONMENT": environment,
+        "SECRET_KEY": env.get("SECRET_KEY", ""),
+        "SQLALCHEMY_DATABASE_URI": _database_url(env.get("DATABASE_URL"), instance_path),
+        "SQLALCHEMY_ENGINE_OPTIONS": {"pool_pre_ping": True},
+        "REDIS_URL": redis_url,
+        "SMTP_URL": env.get("SMTP_URL") or None,
+        "MAIL_DIR": str(instance_path / "mail"),
+        "FILES_DIR": env.get("FILES_DIR") or str(instance_path / "files"),
+        "MAIL_FROM": env.get("MAIL_FROM", "eventsys <no-reply@eventsys.localhost>"),
+        # Links in emails are built from this, never from the request's Host header, so a
+        # forged Host cannot turn a password-reset mail into a link to someone else's site.
+        "BASE_URL": env.get("BASE_URL", "http://127.0.0.1:5000").rstrip("/"),
+        "SITE_NAME": env.get("SITE_NAME", "eventsys"),
+        "BABEL_DEFAULT_LOCALE": "en",
+        "BABEL_DEFAULT_TIMEZONE": "UTC",
+        "SESSION_COOKIE_HTTPONLY": True,
+        "SESSION_COOKIE_SAMESITE": "Lax",
+        "SESSION_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", production),
+        "REMEMBER_COOKIE_HTTPONLY": True,
+        "REMEMBER_COOKIE_SAMESITE": "Lax",
+        "REMEMBER_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", production),
+        "PERMANENT_SESSION_LIFETIME": 60 * 60 * 12,
+        "WTF_CSRF_TIME_LIMIT": 60 * 60 * 8,
+        "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)),
+        "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
+        "PASSWORD_RESET_HOURS": 2,
+        # Login throttling: failures per address and per client IP within the window.
+        "LOGIN_WINDOW_MINUTES": 15,
+        "LOGIN_MAX_FAILURES_PER_ACCOUNT": 5,
+        "LOGIN_MAX_FAILURES_PER_IP": 30,
+        "OUTBOX_BATCH_SIZE": 100,
+        "OUTBOX_MAX_ATTEMPTS": 8,
+        "OUTBOX_SWEEP_SECONDS": 30,
+        "CELERY": {
+            "broker_url": redis_url or "memory://",
+            "result_backend": None,
+            "task_ignore_result": True,
+            "task_acks_late": True,
+            "task_reject_on_worker_lost": True,
+            "worker_prefetch_multiplier": 1,
+            "broker_connection_retry_on_startup": True,
+            # Publishing happens after the commit, from inside a request; never let an
+            # unreachable broker hold the participant's page for long. The periodic sweep
+            # delivers whatever could not be announced.
+            "broker_connection_timeout": 2,
+            "task_publish_retry_policy": {"max_retries": 1, "interval_start": 0.2},
+            "broker_transport_options": {"polling_interval": 0.2} if not redis_url else {},
+            "task_always_eager": False,
+            "imports": ["workers.tasks"],
+        },
+    }
+    celery_overrides = overrides.pop("CELERY", None)
+    config.update(overrides)
+    if celery_overrides:
+        config["CELERY"] = {**config["CELERY"], **celery_overrides}
+    return config

@@ -1,0 +1,90 @@
+"""eventsys: event and workshop management for forums and training programmes."""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+
+from flask import Flask
+from sqlalchemy import event as sa_event
+from sqlalchemy.engine import Engine
+
+from config import PROJECT_ROOT, load_config
+from eventsys.extensions import babel, csrf, db, login_manager, migrate
+
+INSECURE_KEYS = {"", "dev", "change-me", "changeme", "secret", "default"}
+
+
+class ConfigurationError(RuntimeError):
+    pass
+
+
+def create_app(test_config: dict | None = None) -> Flask:
+    """Read config, bind extensions and blueprints; nothing else happens at import time."""
+    instance_path = Path(
+        (test_config or {}).get("INSTANCE_PATH")
+        or os.environ.get("EVENTSYS_INSTANCE")
+        or PROJECT_ROOT / "instance"
+    ).resolve()
+    app = Flask(
+        __name__,
+        instance_path=str(instance_path),
+        template_folder=str(PROJECT_ROOT / "templates"),
+    )
+    app.config.update(load_config(instance_path, test_config))
+    instance_path.mkdir(parents=True, exist_ok=True)
+    _ensure_secret_key(app)
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(PROJECT_ROOT / "migrations"), render_as_batch=True)
+    csrf.init_app(app)
+    login_manager.init_app(app)
+
+    from eventsys import i18n, web
+
+    babel.init_app(app, locale_selector=web.select_locale, timezone_selector=web.select_timezone)
+    i18n.init_app(app)
+
+    import eventsys.models  # noqa: F401  (register every table with the metadata)
+    from eventsys.services import messaging
+    from eventsys.tasks import init_celery
+
+    init_celery(app)
+    messaging.init_app(app)
+    web.init_web(app)
+    return app
+
+
+def _ensure_secret_key(app: Flask) -> None:
+    """Production refuses to start without a real key; a laptop gets one made and kept
+    under ``instance/`` so that logins survive a restart."""
+    key = app.config.get("SECRET_KEY") or ""
+    if app.config["ENVIRONMENT"] == "production":
+        if key.strip().lower() in INSECURE_KEYS or len(key) < 32:
+            raise ConfigurationError(
+                "SECRET_KEY must be set to a random value of at least 32 characters in "
+                'production (python -c "import secrets; print(secrets.token_urlsafe(48))").'
+            )
+        return
+    if key:
+        return
+    key_file = Path(app.instance_path) / "secret_key"
+    if not key_file.exists():
+        key_file.write_text(secrets.token_urlsafe(48))
+        key_file.chmod(0o600)
+    app.config["SECRET_KEY"] = key_file.read_text().strip()
+
+
+@sa_event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection, connection_record):
+    """WAL lets the web server read while the embedded worker writes; foreign keys are off
+    in SQLite unless asked for; the busy timeout turns lock contention into a short wait."""
+    module = type(dbapi_connection).__module__
+    if not module.startswith("sqlite3"):
+        return
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()

@@ -1,0 +1,83 @@
+from __future__ import annotations
+
+from flask_babel import lazy_gettext as _l
+from flask_wtf import FlaskForm
+from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
+from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
+
+from eventsys.forms import fields
+from eventsys.services.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
+
+_email = [DataRequired(), Length(max=254), Email(message=_l("Enter a valid email address."))]
+
+
+def _new_password():
+    return PasswordField(
+        _l("New password"),
+        validators=[DataRequired(), Length(min=MIN_PASSWORD_LENGTH, max=MAX_PASSWORD_LENGTH)],
+        description=_l("At least %(n)d characters.", n=MIN_PASSWORD_LENGTH),
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+def _confirm(field: str):
+    return PasswordField(
+        _l("Repeat the password"),
+        validators=[DataRequired(), EqualTo(field, message=_l("The two passwords differ."))],
+        render_kw={"autocomplete": "new-password"},
+    )
+
+
+class LoginForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=_email, render_kw={"autocomplete": "username"})
+    password = PasswordField(
+        _l("Password"),
+        validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    remember = BooleanField(_l("Keep me signed in on this device"))
+
+
+class SignupForm(FlaskForm):
+    name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)],
+                       render_kw={"autocomplete": "name"})
+    email = EmailField(_l("Email"), validators=_email, render_kw={"autocomplete": "email"})
+    country = SelectField(_l("Country"), validators=[Optional()], validate_choice=True)
+    password = _new_password()
+    confirm = _confirm("password")
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.country.choices = fields.countries(blank="")
+
+
+class ForgotPasswordForm(FlaskForm):
+    email = EmailField(_l("Email"), validators=_email, render_kw={"autocomplete": "email"})
+
+
+class ResetPasswordForm(FlaskForm):
+    password = _new_password()
+    confirm = _confirm("password")
+
+
+class ProfileForm(FlaskForm):
+    name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
+    country = SelectField(_l("Country"), validators=[Optional()])
+    locale = SelectField(_l("Language"), validators=[Optional()])
+    timezone = SelectField(_l("Time zone"), validators=[Optional()])
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.country.choices = fields.countries(blank="")
+        self.locale.choices = [("", _l("As my browser says"))] + fields.locales()
+        self.timezone.choices = fields.timezones(blank="")
+
+
+class ChangePasswordForm(FlaskForm):
+    current = PasswordField(
+        _l("Current password"),
+        validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)],
+        render_kw={"autocomplete": "current-password"},
+    )
+    password = _new_password()
+    confirm = _confirm("password")

@@ -1,0 +1,86 @@
+"""Countries, time zones and locales: the lists every form and service validates against.
+
+Country names come from Babel's CLDR data (already a dependency of Flask-Babel), so they are
+translated wherever a catalogue is added, and codes are ISO 3166-1 alpha-2.
+"""
+
+from __future__ import annotations
+
+import zoneinfo
+from datetime import date, datetime
+from functools import cache
+from pathlib import Path
+
+from babel import Locale
+from flask import Flask
+from flask_babel import format_date, format_datetime, get_locale
+
+TRANSLATIONS_DIR = Path(__file__).parent / "translations"
+
+# CLDR lists some codes that are not countries (regions, "Unknown", pseudo-locales).
+_NOT_COUNTRIES = {"AC", "CP", "DG", "EA", "EU", "EZ", "IC", "QO", "TA", "UN", "XA", "XB", "ZZ"}
+
+
+@cache
+def _territories(locale: str) -> tuple[tuple[str, str], ...]:
+    names = Locale.parse(locale).territories
+    return tuple(
+        sorted(
+            ((code, name) for code, name in names.items()
+             if len(code) == 2 and code.isalpha() and code not in _NOT_COUNTRIES),
+            key=lambda item: item[1],
+        )
+    )
+
+
+def country_choices(locale: str = "en") -> list[tuple[str, str]]:
+    return list(_territories(locale))
+
+
+def is_country(code: str | None) -> bool:
+    return bool(code) and code in dict(_territories("en"))
+
+
+def country_name(code: str | None, locale: str | None = None) -> str:
+    if not code:
+        return ""
+    return dict(_territories(locale or "en")).get(code, code)
+
+
+@cache
+def timezone_names() -> tuple[str, ...]:
+    return tuple(sorted(zoneinfo.available_timezones()))
+
+
+def is_timezone(name: str | None) -> bool:
+    return bool(name) and name in timezone_names()
+
+
+def available_locales() -> list[str]:
+    found = ["en"]
+    if TRANSLATIONS_DIR.is_dir():
+        found += sorted(p.name for p in TRANSLATIONS_DIR.iterdir() if (p / "LC_MESSAGES").is_dir())
+    return found
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
+
+    def _country(code):
+        return country_name(code, str(get_locale() or "en"))
+
+    def _date_range(start: date, end: date) -> str:
+        if start == end:
+            return format_date(start, "long")
+        if (start.year, start.month) == (end.year, end.month):
+            return f"{format_date(start, 'd')}–{format_date(end, 'long')}"
+        return f"{format_date(start, 'long')} – {format_date(end, 'long')}"
+
+    def _datetime(value: datetime, fmt: str = "medium") -> str:
+        return format_datetime(value, fmt)
+
+    app.jinja_env.globals["get_locale"] = get_locale
+    app.jinja_env.filters["country"] = _country
+    app.jinja_env.filters["date_range"] = _date_range
+    app.jinja_env.filters["datetime"] = _datetime
+    app.jinja_env.filters["date"] = lambda value, fmt="long": format_date(value, fmt)

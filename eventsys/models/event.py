@@ -1,0 +1,84 @@
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from eventsys.extensions import db
+from eventsys.models.base import UTCDateTime, utcnow
+from eventsys.models.organisation import Organisation
+
+EVENT_KINDS = ("forum", "workshop")
+EVENT_MODES = ("in_person", "online", "hybrid")
+EVENT_STATUSES = ("draft", "published", "archived")
+HOST_ROLES = ("host", "co_host")
+
+
+class Event(db.Model):
+    __tablename__ = "event"
+    __table_args__ = (Index("ix_event_status_start", "status", "start_date"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    kind: Mapped[str] = mapped_column(String(20))
+    title: Mapped[str] = mapped_column(String(200))
+    theme: Mapped[str | None] = mapped_column(String(300))
+    description: Mapped[str | None] = mapped_column(Text)
+    # Calendar dates in the event's own time zone: "7 December" in Beijing stays that date
+    # for a reader in Lisbon.
+    start_date: Mapped[date] = mapped_column(Date)
+    end_date: Mapped[date] = mapped_column(Date)
+    timezone: Mapped[str] = mapped_column(String(64))
+    mode: Mapped[str] = mapped_column(String(20))
+    status: Mapped[str] = mapped_column(String(20), default="draft")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
+
+    venues: Mapped[list[Venue]] = relationship(
+        back_populates="event", cascade="all, delete-orphan", order_by="Venue.position"
+    )
+    hosts: Mapped[list[EventHost]] = relationship(
+        back_populates="event", cascade="all, delete-orphan", order_by="EventHost.position"
+    )
+    roles = relationship("EventRole", back_populates="event", cascade="all, delete-orphan")
+
+    @property
+    def cities(self) -> list[str]:
+        seen: list[str] = []
+        for venue in self.venues:
+            if venue.city and venue.city not in seen:
+                seen.append(venue.city)
+        return seen
+
+    def __repr__(self) -> str:
+        return f"<Event {self.slug}>"
+
+
+class Venue(db.Model):
+    __tablename__ = "venue"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    name: Mapped[str] = mapped_column(String(200))
+    city: Mapped[str] = mapped_column(String(100))
+    country: Mapped[str | None] = mapped_column(String(2))
+    address: Mapped[str | None] = mapped_column(String(300))
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    event: Mapped[Event] = relationship(back_populates="venues")
+
+
+class EventHost(db.Model):
+    """An organisation hosting or co-hosting an event, in the order the event names them."""
+
+    __tablename__ = "event_host"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"), index=True)
+    organisation_id: Mapped[int] = mapped_column(ForeignKey("organisation.id"))
+    role: Mapped[str] = mapped_column(String(20), default="host")
+    position: Mapped[int] = mapped_column(Integer, default=0)
+
+    event: Mapped[Event] = relationship(back_populates="hosts")
+    organisation: Mapped[Organisation] = relationship()

@@ -1,0 +1,289 @@
+"""The outbox: every email is queued in the transaction that causes it and delivered after
+commit by a Celery task; a periodic sweep delivers whatever was left behind.
+
+Why this shape: a rolled-back request never mails anyone; a broker that is down delays mail
+but never loses it; delivery claims rows with a conditional UPDATE, so a task delivered
+twice or a sweep running beside a task sends each message once.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import re
+import secrets
+from dataclasses import asdict, dataclass
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import formataddr, format_datetime, parseaddr
+
+from flask import Flask, current_app, render_template, url_for
+from flask_babel import force_locale
+from sqlalchemy import and_, or_, select, true, update
+from sqlalchemy import event as sa_event
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import Session
+
+from eventsys.extensions import db
+from eventsys.models import OutboxMessage, utcnow
+from eventsys.services.mail_transport import (
+    PermanentFailure,
+    TemporaryFailure,
+    transport_from_config,
+)
+from eventsys.tasks import enqueue
+
+log = logging.getLogger(__name__)
+
+_PENDING_KEY = "eventsys.outbox_pending"
+LEASE = timedelta(minutes=5)
+RETRY_BASE = timedelta(seconds=30)
+RETRY_CAP = timedelta(hours=2)
+_HEADER_SPACE = re.compile(r"[\s\x00-\x1f\x7f]+")
+
+
+def one_line(text: str, limit: int) -> str:
+    """Header-safe text: CR, LF and other controls become spaces, so user text in a name or
+    subject can never start a new header."""
+    return _HEADER_SPACE.sub(" ", text).strip()[:limit]
+
+
+def external_url(endpoint: str, **values) -> str:
+    """An absolute link for an email, built from BASE_URL rather than the request's Host."""
+    with current_app.test_request_context(base_url=current_app.config["BASE_URL"]):
+        return url_for(endpoint, _external=True, **values)
+
+
+def _new_message_id() -> str:
+    _name, address = parseaddr(current_app.config["MAIL_FROM"])
+    domain = address.rpartition("@")[2] or "eventsys.localhost"
+    return f"<{secrets.token_hex(16)}@{domain}>"
+
+
+def queue_mail(
+    *,
+    kind: str,
+    dedupe_key: str,
+    to_email: str,
+    to_name: str | None,
+    template: str,
+    context: dict,
+    locale: str | None = None,
+    event_id: int | None = None,
+) -> int | None:
+    """Render ``templates/mail/<template>.{subject,txt,html}`` in the recipient's language and
+    add the message to the current transaction. Returns its id, or None when a message with
+    this dedupe key exists already (queueing is idempotent)."""
+    with force_locale(locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
+        subject = render_template(f"mail/{template}.subject.txt", **context)
+        body_text = render_template(f"mail/{template}.txt", **context)
+        body_html = render_template(f"mail/{template}.html", **context)
+    values = {
+        "dedupe_key": dedupe_key[:200],
+        "message_id": _new_message_id(),
+        "kind": kind,
+        "event_id": event_id,
+        "to_email": one_line(to_email, 254),
+        "to_name": one_line(to_name, 200) if to_name else None,
+        "subject": one_line(subject, 300),
+        "body_text": body_text,
+        "body_html": body_html,
+        "status": "pending",
+        "attempts": 0,
+        "created_at": utcnow(),
+        "next_attempt_at": utcnow(),
+    }
+    dialect = db.session.get_bind().dialect.name
+    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+    stmt = (
+        insert(OutboxMessage)
+        .values(**values)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(OutboxMessage.id)
+    )
+    new_id = db.session.execute(stmt).scalar()
+    if new_id is not None:
+        db.session.info.setdefault(_PENDING_KEY, []).append(new_id)
+    return new_id
+
+
+def init_app(app: Flask) -> None:
+    """Announce queued messages to the workers only once their transaction has committed.
+
+    The listeners hang on the session class, so they are installed once per process however
+    many apps (tests) are created."""
+    session_class = db.session.session_factory.class_
+    if sa_event.contains(session_class, "after_commit", _after_commit):
+        return
+    sa_event.listen(session_class, "after_commit", _after_commit)
+    sa_event.listen(session_class, "after_rollback", _after_rollback)
+
+
+def _after_commit(session) -> None:
+    ids = session.info.pop(_PENDING_KEY, None)
+    if ids:
+        enqueue("eventsys.deliver_outbox", ids)
+
+
+def _after_rollback(session) -> None:
+    session.info.pop(_PENDING_KEY, None)
+
+
+@dataclass
+class DeliveryReport:
+    claimed: int = 0
+    sent: int = 0
+    failed: int = 0
+    retrying: int = 0
+
+    def add(self, other: DeliveryReport) -> None:
+        for key, value in asdict(other).items():
+            setattr(self, key, getattr(self, key) + value)
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def _deliverable(now: datetime):
+    return or_(
+        and_(OutboxMessage.status == "pending", OutboxMessage.next_attempt_at <= now),
+        and_(OutboxMessage.status == "sending", OutboxMessage.lease_until < now),
+    )
+
+
+def _claim(session: Session, ids: list[int], now: datetime) -> list[int]:
+    claimed = session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id.in_(ids), _deliverable(now))
+        .values(status="sending", lease_until=now + LEASE, attempts=OutboxMessage.attempts + 1)
+        .returning(OutboxMessage.id)
+        .execution_options(synchronize_session=False)
+    ).scalars().all()
+    session.commit()
+    return sorted(claimed)
+
+
+def build_email(message: OutboxMessage, mail_from: str) -> EmailMessage:
+    email = EmailMessage()
+    email["From"] = mail_from
+    email["To"] = formataddr((message.to_name or "", message.to_email))
+    email["Subject"] = message.subject
+    email["Message-ID"] = message.message_id
+    email["Date"] = format_datetime(message.created_at)
+    email["Auto-Submitted"] = "auto-generated"
+    email.set_content(message.body_text)
+    if message.body_html:
+        email.add_alternative(message.body_html, subtype="html")
+    return email
+
+
+def mail_file_name(message: OutboxMessage) -> str:
+    """The file a message is written to in the embedded setup: sortable, one per message."""
+    return f"{message.created_at:%Y%m%dT%H%M%S}-{message.id:08d}.eml"
+
+
+def _retry_delay(attempts: int) -> timedelta:
+    base = timedelta(seconds=current_app.config.get("OUTBOX_RETRY_BASE_SECONDS", 30))
+    delay = min(base * (2 ** max(0, attempts - 1)), RETRY_CAP)
+    return delay * random.uniform(0.5, 1.5)  # jitter spreads retries after an outage
+
+
+def _mark(session: Session, message_id: int, **values) -> None:
+    session.execute(
+        update(OutboxMessage).where(OutboxMessage.id == message_id).values(**values)
+        .execution_options(synchronize_session=False)
+    )
+    session.commit()
+
+
+def _retry_or_fail(session: Session, message: OutboxMessage, error: str) -> str:
+    now = utcnow()
+    if message.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
+        _mark(session, message.id, status="failed", lease_until=None,
+              last_error=f"gave up after {message.attempts} attempts: {error}"[:2000])
+        return "failed"
+    _mark(session, message.id, status="pending", lease_until=None,
+          next_attempt_at=now + _retry_delay(message.attempts), last_error=error[:2000])
+    return "retrying"
+
+
+def deliver(message_ids: list[int]) -> DeliveryReport:
+    """Send the given outbox messages that are still due, over one connection.
+
+    Each outcome is committed as soon as it is known, so a worker that dies mid-batch
+    leaves at most the one message it was sending to be sent again (same Message-ID)."""
+    report = DeliveryReport()
+    if not message_ids:
+        return report
+    config = current_app.config
+    with Session(db.engine, expire_on_commit=False) as session:
+        claimed = _claim(session, list(message_ids), utcnow())
+        report.claimed = len(claimed)
+        if not claimed:
+            return report
+        messages = session.scalars(
+            select(OutboxMessage).where(OutboxMessage.id.in_(claimed)).order_by(OutboxMessage.id)
+        ).all()
+        try:
+            connection = transport_from_config(config).open()
+        except TemporaryFailure as exc:
+            for message in messages:
+                report_key = _retry_or_fail(session, message, str(exc))
+                setattr(report, report_key, getattr(report, report_key) + 1)
+            return report
+        try:
+            for index, message in enumerate(messages):
+                try:
+                    connection.send(build_email(message, config["MAIL_FROM"]),
+                                    mail_file_name(message))
+                except PermanentFailure as exc:
+                    _mark(session, message.id, status="failed", lease_until=None,
+                          last_error=str(exc)[:2000])
+                    report.failed += 1
+                except TemporaryFailure as exc:
+                    outcome = _retry_or_fail(session, message, str(exc))
+                    setattr(report, outcome, getattr(report, outcome) + 1)
+                    if exc.connection_lost:
+                        for rest in messages[index + 1 :]:
+                            outcome = _retry_or_fail(session, rest, f"not sent: {exc}")
+                            setattr(report, outcome, getattr(report, outcome) + 1)
+                        break
+                else:
+                    _mark(session, message.id, status="sent", sent_at=utcnow(),
+                          lease_until=None, last_error=None)
+                    report.sent += 1
+        finally:
+            connection.close()
+    return report
+
+
+def sweep(max_batches: int = 50) -> DeliveryReport:
+    """Deliver everything due: messages whose announcement was lost (broker down), retries
+    whose time has come, and messages whose worker died holding them (lease expired)."""
+    report = DeliveryReport()
+    batch_size = current_app.config["OUTBOX_BATCH_SIZE"]
+    seen: set[int] = set()
+    for _ in range(max_batches):
+        with Session(db.engine) as session:
+            ids = session.scalars(
+                select(OutboxMessage.id)
+                .where(_deliverable(utcnow()), OutboxMessage.id.not_in(seen) if seen else true())
+                .order_by(OutboxMessage.id)
+                .limit(batch_size)
+            ).all()
+        if not ids:
+            break
+        seen.update(ids)
+        report.add(deliver(list(ids)))
+    return report
+
+
+def retry_now(message_id: int) -> None:
+    """An admin's "send again" for a failed message."""
+    db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.id == message_id, OutboxMessage.status == "failed")
+        .values(status="pending", next_attempt_at=utcnow(), attempts=0)
+    )
+    db.session.info.setdefault(_PENDING_KEY, []).append(message_id)
+    db.session.commit()

@@ -1,0 +1,21 @@
+"""Public pages: what is on, and each published event."""
+
+from __future__ import annotations
+
+from flask import Blueprint, render_template
+
+from eventsys.services import events
+
+bp = Blueprint("public", __name__)
+
+
+@bp.get("/")
+def index():
+    return render_template(
+        "public/index.html", upcoming=events.upcoming_events(), past=events.past_events()
+    )
+
+
+@bp.get("/events/<slug>")
+def event(slug: str):
+    return render_template("public/event.html", event=events.published_event(slug))
