@@ -70,9 +70,11 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "LOGIN_WINDOW_MINUTES": 15,
         "LOGIN_MAX_FAILURES_PER_ACCOUNT": 5,
         "LOGIN_MAX_FAILURES_PER_IP": 30,
-        "OUTBOX_BATCH_SIZE": 100,
-        "OUTBOX_MAX_ATTEMPTS": 8,
-        "OUTBOX_SWEEP_SECONDS": 30,
+        "OUTBOX_BATCH_SIZE": int(env.get("OUTBOX_BATCH_SIZE", 100)),
+        "OUTBOX_MAX_ATTEMPTS": int(env.get("OUTBOX_MAX_ATTEMPTS", 8)),
+        "OUTBOX_SWEEP_SECONDS": float(env.get("OUTBOX_SWEEP_SECONDS", 30)),
+        # First retry after a temporary SMTP failure; doubles each time, with jitter.
+        "OUTBOX_RETRY_BASE_SECONDS": float(env.get("OUTBOX_RETRY_BASE_SECONDS", 30)),
         "CELERY": {
             "broker_url": redis_url or "memory://",
             "result_backend": None,

@@ -69,7 +69,7 @@ class ProfileForm(FlaskForm):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self.country.choices = fields.countries(blank="")
-        self.locale.choices = [("", _l("As my browser says"))] + fields.locales()
+        self.locale.choices = fields.locales(blank=_l("As my browser says"))
         self.timezone.choices = fields.timezones(blank="")
 
 

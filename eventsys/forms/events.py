@@ -41,7 +41,7 @@ class VenueForm(Form):
 class HostForm(Form):
     name = StringField(_l("Organisation"), validators=[Optional(), Length(max=200)])
     country = SelectField(_l("Country"), validators=[Optional()])
-    role = SelectField(_l("Role"), choices=list(HOST_ROLE_LABELS.items()))
+    role = SelectField(_l("Role"), choices=fields.choices(HOST_ROLE_LABELS.items()))
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -57,14 +57,14 @@ class EventForm(FlaskForm):
                            message=_l("Use lower-case letters, digits and dashes."))],
         description=_l("For example cisip-forum-2026: the page will be /events/cisip-forum-2026"),
     )
-    kind = SelectField(_l("Kind"), choices=list(KIND_LABELS.items()))
+    kind = SelectField(_l("Kind"), choices=fields.choices(KIND_LABELS.items()))
     theme = StringField(_l("Theme"), validators=[Optional(), Length(max=300)])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=20000)])
     start_date = DateField(_l("First day"), validators=[DataRequired()])
     end_date = DateField(_l("Last day"), validators=[DataRequired()])
     timezone = SelectField(_l("Time zone of the event"), validators=[DataRequired()])
-    mode = SelectField(_l("Attendance"), choices=list(MODE_LABELS.items()))
-    status = SelectField(_l("Status"), choices=list(STATUS_LABELS.items()))
+    mode = SelectField(_l("Attendance"), choices=fields.choices(MODE_LABELS.items()))
+    status = SelectField(_l("Status"), choices=fields.choices(STATUS_LABELS.items()))
     venues = FieldList(FormField(VenueForm), min_entries=1, max_entries=20)
     hosts = FieldList(FormField(HostForm), min_entries=1, max_entries=20)
 
@@ -144,4 +144,4 @@ class EventForm(FlaskForm):
 class RoleForm(FlaskForm):
     email = EmailField(_l("Email of their account"),
                        validators=[DataRequired(), Length(max=254), Email()])
-    role = SelectField(_l("Role"), choices=[(r, ROLE_LABELS[r]) for r in EVENT_ROLES])
+    role = SelectField(_l("Role"), choices=fields.choices((r, ROLE_LABELS[r]) for r in EVENT_ROLES))

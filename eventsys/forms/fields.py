@@ -3,22 +3,27 @@
 from __future__ import annotations
 
 from flask_babel import get_locale
-from flask_babel import lazy_gettext as _l
+
+from wtforms.fields.choices import SelectChoice
 
 from eventsys.i18n import available_locales, country_choices, timezone_names
 
 LOCALE_NAMES = {"en": "English", "zh": "中文"}
 
 
-def countries(blank: str | None = None) -> list[tuple[str, str]]:
-    choices = country_choices(str(get_locale() or "en"))
-    return ([("", blank or str(_l("— choose —")))] if blank is not None else []) + choices
+def choices(pairs, blank: str | None = None) -> list[SelectChoice]:
+    """WTForms' SelectChoice list from (value, label) pairs, with an optional empty first."""
+    head = [SelectChoice("", str(blank))] if blank is not None else []
+    return head + [SelectChoice(value, label) for value, label in pairs]
 
 
-def timezones(blank: str | None = None) -> list[tuple[str, str]]:
-    choices = [(name, name.replace("_", " ")) for name in timezone_names()]
-    return ([("", blank)] if blank is not None else []) + choices
+def countries(blank: str | None = None) -> list[SelectChoice]:
+    return choices(country_choices(str(get_locale() or "en")), blank)
 
 
-def locales() -> list[tuple[str, str]]:
-    return [(code, LOCALE_NAMES.get(code, code)) for code in available_locales()]
+def timezones(blank: str | None = None) -> list[SelectChoice]:
+    return choices(((name, name.replace("_", " ")) for name in timezone_names()), blank)
+
+
+def locales(blank: str | None = None) -> list[SelectChoice]:
+    return choices(((c, LOCALE_NAMES.get(c, c)) for c in available_locales()), blank)

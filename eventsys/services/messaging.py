@@ -37,7 +37,6 @@ log = logging.getLogger(__name__)
 
 _PENDING_KEY = "eventsys.outbox_pending"
 LEASE = timedelta(minutes=5)
-RETRY_BASE = timedelta(seconds=30)
 RETRY_CAP = timedelta(hours=2)
 _HEADER_SPACE = re.compile(r"[\s\x00-\x1f\x7f]+")
 
@@ -183,7 +182,7 @@ def mail_file_name(message: OutboxMessage) -> str:
 
 
 def _retry_delay(attempts: int) -> timedelta:
-    base = timedelta(seconds=current_app.config.get("OUTBOX_RETRY_BASE_SECONDS", 30))
+    base = timedelta(seconds=current_app.config["OUTBOX_RETRY_BASE_SECONDS"])
     delay = min(base * (2 ** max(0, attempts - 1)), RETRY_CAP)
     return delay * random.uniform(0.5, 1.5)  # jitter spreads retries after an outage
 

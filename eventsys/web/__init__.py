@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from flask import Flask, render_template, request
+from flask import Flask, has_request_context, render_template, request
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
@@ -21,12 +21,16 @@ CSP = (
 
 
 def select_locale() -> str | None:
+    if not has_request_context():  # CLI, workers: the default, or force_locale's choice
+        return None
     if current_user and current_user.is_authenticated and current_user.locale:
         return current_user.locale
     return request.accept_languages.best_match(available_locales()) or "en"
 
 
 def select_timezone() -> str | None:
+    if not has_request_context():
+        return None
     if current_user and current_user.is_authenticated and current_user.timezone:
         return current_user.timezone
     return None
