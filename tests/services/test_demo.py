@@ -1,0 +1,43 @@
+from datetime import date
+
+from sqlalchemy import func, select
+
+from eventsys.extensions import db
+from eventsys.models import Event, User
+from eventsys.services import accounts, demo
+
+
+def _counts() -> dict[str, int]:
+    return {t.name: db.session.scalar(select(func.count()).select_from(t))
+            for t in db.metadata.sorted_tables}
+
+
+def test_seed_demo_builds_the_real_events_and_is_idempotent(app):
+    demo.seed_demo(date(2026, 11, 22))
+    first = _counts()
+    demo.seed_demo(date(2026, 12, 1))  # a later day: still nothing changes
+    assert _counts() == first
+
+    events = {e.slug: e for e in db.session.scalars(select(Event))}
+    assert set(events) == {"cisip-forum-2021", "br-science-park-workshop-2019",
+                           "demo-forum", "demo-workshop"}
+    forum = events["cisip-forum-2021"]
+    assert forum.start_date == date(2021, 12, 7) and forum.mode == "hybrid"
+    assert [h.organisation.short_name for h in forum.hosts] == ["GEI", "CASTIP", "CISIP"]
+    assert "379" in forum.description
+    workshop = events["br-science-park-workshop-2019"]
+    assert workshop.start_date.year == 2019 and workshop.start_date.month == 8
+    assert workshop.cities == ["Beijing", "Nanning"]
+    assert events["demo-forum"].start_date > date(2026, 11, 22)
+    assert events["demo-workshop"].start_date > events["demo-forum"].start_date
+    assert all(e.status == "published" for e in events.values())
+
+    participants = db.session.scalars(
+        select(User).where(User.email.like("participant%"))).all()
+    assert len(participants) == 26
+    assert len({p.country for p in participants}) == 11
+
+    admin = accounts.authenticate("admin@example.org", demo.DEMO_PASSWORD, "127.0.0.1")
+    assert admin.is_admin
+    organiser = accounts.find_user("organiser@example.org")
+    assert all(accounts.can_manage(organiser, e) for e in events.values())
