@@ -65,7 +65,8 @@ def run(host: str, port: int, threads: int, no_worker: bool) -> None:
     from waitress import serve
 
     app = current_app._get_current_object()
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=logging.INFO,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     worker = None
     if not no_worker:
         # The composition root is the one place the app package reaches up into workers/.

@@ -83,7 +83,8 @@ class EventForm(FlaskForm):
 
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)
-        if self.start_date.data and self.end_date.data and self.end_date.data < self.start_date.data:
+        start, end = self.start_date.data, self.end_date.data
+        if start and end and end < start:
             self.end_date.errors.append(_l("The last day cannot come before the first."))
             ok = False
         for entry in self.venues:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from flask_babel import get_locale
-
 from wtforms.fields.choices import SelectChoice
 
 from eventsys.i18n import available_locales, country_choices, timezone_names

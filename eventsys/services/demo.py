@@ -22,7 +22,8 @@ from eventsys.services.demo_data import (
 )
 from eventsys.services.events import EventData, HostData, VenueData
 
-DEMO_PASSWORD = "eventsys-demo"  # documented in the README; seed-demo refuses production
+# Documented in the README; seed-demo refuses to run in production.
+DEMO_PASSWORD = "eventsys-demo"  # noqa: S105
 STAFF = [
     # email, name, admin, role in every demo event
     ("admin@example.org", "Demo Admin", True, None),

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import os
 import smtplib
-import socket
 import ssl
 import tempfile
 from email.message import EmailMessage
@@ -121,7 +120,7 @@ class SMTPTransport:
         except smtplib.SMTPResponseException as exc:
             raise TemporaryFailure(f"{exc.smtp_code} {exc.smtp_error!r}",
                                    connection_lost=True) from exc
-        except (smtplib.SMTPException, OSError, socket.timeout) as exc:
+        except (TimeoutError, smtplib.SMTPException, OSError) as exc:
             raise TemporaryFailure(f"cannot connect to {self.host}:{self.port}: {exc}",
                                    connection_lost=True) from exc
         return SMTPConnection(smtp)

@@ -15,7 +15,7 @@ import secrets
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
-from email.utils import formataddr, format_datetime, parseaddr
+from email.utils import format_datetime, formataddr, parseaddr
 
 from flask import Flask, current_app, render_template, url_for
 from flask_babel import force_locale

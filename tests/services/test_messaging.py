@@ -1,5 +1,6 @@
 import threading
 from datetime import timedelta
+from pathlib import Path
 
 import pytest
 from sqlalchemy import func, select
@@ -49,8 +50,7 @@ def test_mail_is_delivered_after_commit_to_files_by_default(app):
     message = db.session.scalar(select(OutboxMessage))
     db.session.refresh(message)
     assert message.status == "sent" and message.attempts == 1
-    path = app.config["MAIL_DIR"] + "/" + messaging.mail_file_name(message)
-    raw = open(path, "rb").read()
+    raw = (Path(app.config["MAIL_DIR"]) / messaging.mail_file_name(message)).read_bytes()
     assert message.message_id.encode() in raw and b"Subject: Choose a new password" in raw
 
 
@@ -149,7 +149,7 @@ def test_gives_up_after_max_attempts(app, no_autodeliver):
 
 
 def test_worker_that_died_holding_a_message_is_covered_by_the_lease(app, smtp, no_autodeliver):
-    new_id = _queue()
+    _queue()
     db.session.execute(OutboxMessage.__table__.update().values(
         status="sending", lease_until=utcnow() - timedelta(seconds=1), attempts=1))
     db.session.commit()

@@ -164,7 +164,7 @@ def test_broker_down_at_queue_time_loses_nothing(stack):
 
 
 def test_smtp_busy_then_back_each_message_once_and_550_recorded(stack):
-    app, smtp = stack
+    _app, smtp = stack
     smtp.handler.busy_replies = 3
     smtp.handler.reject["gone@example.org"] = "550 5.1.1 No such user here"
     for email in ("a@example.org", "b@example.org", "gone@example.org", "c@example.org"):
