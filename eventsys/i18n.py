@@ -12,6 +12,7 @@ from functools import cache
 from pathlib import Path
 
 from babel import Locale
+from babel.dates import format_interval
 from flask import Flask
 from flask_babel import format_date, format_datetime, get_locale
 
@@ -70,11 +71,10 @@ def init_app(app: Flask) -> None:
         return country_name(code, str(get_locale() or "en"))
 
     def _date_range(start: date, end: date) -> str:
+        # CLDR knows each language's way: "Aug 12 – 23, 2019", "2019年8月12日至23日".
         if start == end:
             return format_date(start, "long")
-        if (start.year, start.month) == (end.year, end.month):
-            return f"{format_date(start, 'd')}–{format_date(end, 'long')}"
-        return f"{format_date(start, 'long')} – {format_date(end, 'long')}"
+        return format_interval(start, end, skeleton="yMMMd", locale=get_locale() or "en")
 
     def _datetime(value: datetime, fmt: str = "medium") -> str:
         return format_datetime(value, fmt)

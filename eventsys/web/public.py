@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 from flask import Blueprint, render_template
 
 from eventsys.services import events
@@ -18,4 +20,6 @@ def index():
 
 @bp.get("/events/<slug>")
 def event(slug: str):
-    return render_template("public/event.html", event=events.published_event(slug))
+    event = events.published_event(slug)
+    return render_template("public/event.html", event=event,
+                           is_past=event.end_date < date.today())
