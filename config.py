@@ -76,7 +76,7 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # First retry after a temporary SMTP failure; doubles each time, with jitter.
         "OUTBOX_RETRY_BASE_SECONDS": float(env.get("OUTBOX_RETRY_BASE_SECONDS", 30)),
         "CELERY": {
-            "broker_url": redis_url or "memory://",
+            "broker_url": redis_url or "memory://localhost/",
             "result_backend": None,
             "task_ignore_result": True,
             "task_acks_late": True,

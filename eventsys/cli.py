@@ -67,6 +67,8 @@ def run(host: str, port: int, threads: int, no_worker: bool) -> None:
     app = current_app._get_current_object()
     logging.basicConfig(level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # The embedded worker's routine task lines would drown the server's own messages.
+    logging.getLogger("celery").setLevel(logging.WARNING)
     worker = None
     if not no_worker:
         # The composition root is the one place the app package reaches up into workers/.

@@ -21,6 +21,12 @@ class RecordingHandler:
         self.lock = threading.Lock()
         self.reject: dict[str, str] = {}  # recipient -> reply, e.g. "550 5.1.1 no such user"
         self.busy_replies = 0  # answer this many DATA commands with 421
+        self.connections = 0
+
+    async def handle_EHLO(self, server, session, envelope, hostname, responses):
+        self.connections += 1
+        session.host_name = hostname
+        return responses
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options):
         reply = self.reject.get(address.lower())

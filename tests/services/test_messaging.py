@@ -73,6 +73,7 @@ def test_smtp_delivery_over_one_connection_and_never_twice(app, smtp, no_autodel
     ids = [_queue(f"k{n}", to=f"p{n}@example.org") for n in range(5)]
     report = messaging.deliver(ids)
     assert report.sent == 5
+    assert smtp.handler.connections == 1  # one SMTP session for the whole batch
     again = messaging.deliver(ids)  # a task delivered twice
     assert again.claimed == 0
     assert messaging.sweep().claimed == 0  # and the sweep finds nothing left
