@@ -103,12 +103,14 @@ def database_url(request, tmp_path_factory):
 
 class FreshRequestClient(FlaskClient):
     """Tests keep an app context open to use the database; Flask then reuses it for the
-    client's requests, and with it ``g``, where Flask-Login caches the user. A browser's
+    client's requests, and with it ``g``, where Flask-Login caches the user and Flask-WTF the
+    CSRF token. A browser's
     requests never share that, so neither do ours."""
 
     def open(self, *args, **kwargs):
         if has_app_context():
-            g.pop("_login_user", None)
+            for cached in ("_login_user", "csrf_token", "csrf_valid"):
+                g.pop(cached, None)
         return super().open(*args, **kwargs)
 
 

@@ -1,11 +1,10 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import BooleanField, EmailField, PasswordField, SelectField, StringField
 from wtforms.validators import DataRequired, Email, EqualTo, Length, Optional
 
-from eventsys.forms import fields
+from eventsys.forms import Form, fields
 from eventsys.services.accounts import MAX_PASSWORD_LENGTH, MIN_PASSWORD_LENGTH
 
 _email = [DataRequired(), Length(max=254), Email(message=_l("Enter a valid email address."))]
@@ -28,7 +27,7 @@ def _confirm(field: str):
     )
 
 
-class LoginForm(FlaskForm):
+class LoginForm(Form):
     email = EmailField(_l("Email"), validators=_email, render_kw={"autocomplete": "username"})
     password = PasswordField(
         _l("Password"),
@@ -38,7 +37,7 @@ class LoginForm(FlaskForm):
     remember = BooleanField(_l("Keep me signed in on this device"))
 
 
-class SignupForm(FlaskForm):
+class SignupForm(Form):
     name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)],
                        render_kw={"autocomplete": "name"})
     email = EmailField(_l("Email"), validators=_email, render_kw={"autocomplete": "email"})
@@ -51,16 +50,16 @@ class SignupForm(FlaskForm):
         self.country.choices = fields.countries(blank="")
 
 
-class ForgotPasswordForm(FlaskForm):
+class ForgotPasswordForm(Form):
     email = EmailField(_l("Email"), validators=_email, render_kw={"autocomplete": "email"})
 
 
-class ResetPasswordForm(FlaskForm):
+class ResetPasswordForm(Form):
     password = _new_password()
     confirm = _confirm("password")
 
 
-class ProfileForm(FlaskForm):
+class ProfileForm(Form):
     name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
     country = SelectField(_l("Country"), validators=[Optional()])
     locale = SelectField(_l("Language"), validators=[Optional()])
@@ -73,7 +72,7 @@ class ProfileForm(FlaskForm):
         self.timezone.choices = fields.timezones(blank="")
 
 
-class ChangePasswordForm(FlaskForm):
+class ChangePasswordForm(Form):
     current = PasswordField(
         _l("Current password"),
         validators=[DataRequired(), Length(max=MAX_PASSWORD_LENGTH)],

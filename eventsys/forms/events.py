@@ -1,20 +1,20 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
-from flask_wtf import FlaskForm
 from wtforms import (
     DateField,
     EmailField,
-    FieldList,
-    Form,
     FormField,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import DataRequired, Email, Length, Optional, Regexp
+from wtforms import (
+    Form as PlainForm,
+)
+from wtforms.validators import DataRequired, Email, InputRequired, Length, Optional, Regexp
 
-from eventsys.forms import fields
+from eventsys.forms import Form, RowList, fields
 from eventsys.models import EVENT_ROLES
 from eventsys.services.events import EventData, HostData, VenueData
 
@@ -27,7 +27,7 @@ HOST_ROLE_LABELS = {"host": _l("Host"), "co_host": _l("Co-host")}
 ROLE_LABELS = {"manager": _l("Manager"), "checkin": _l("Check-in staff")}
 
 
-class VenueForm(Form):
+class VenueForm(PlainForm):
     name = StringField(_l("Venue"), validators=[Optional(), Length(max=200)])
     city = StringField(_l("City"), validators=[Optional(), Length(max=100)])
     country = SelectField(_l("Country"), validators=[Optional()])
@@ -38,7 +38,7 @@ class VenueForm(Form):
         self.country.choices = fields.countries(blank="")
 
 
-class HostForm(Form):
+class HostForm(PlainForm):
     name = StringField(_l("Organisation"), validators=[Optional(), Length(max=200)])
     country = SelectField(_l("Country"), validators=[Optional()])
     role = SelectField(_l("Role"), choices=fields.choices(HOST_ROLE_LABELS.items()))
@@ -48,7 +48,7 @@ class HostForm(Form):
         self.country.choices = fields.countries(blank="")
 
 
-class EventForm(FlaskForm):
+class EventForm(Form):
     title = StringField(_l("Title"), validators=[DataRequired(), Length(max=200)])
     slug = StringField(
         _l("Short name (in the address)"),
@@ -60,13 +60,14 @@ class EventForm(FlaskForm):
     kind = SelectField(_l("Kind"), choices=fields.choices(KIND_LABELS.items()))
     theme = StringField(_l("Theme"), validators=[Optional(), Length(max=300)])
     description = TextAreaField(_l("Description"), validators=[Optional(), Length(max=20000)])
-    start_date = DateField(_l("First day"), validators=[DataRequired()])
-    end_date = DateField(_l("Last day"), validators=[DataRequired()])
+    # InputRequired, not DataRequired: an impossible date must say "Not a valid date".
+    start_date = DateField(_l("First day"), validators=[InputRequired()])
+    end_date = DateField(_l("Last day"), validators=[InputRequired()])
     timezone = SelectField(_l("Time zone of the event"), validators=[DataRequired()])
     mode = SelectField(_l("Attendance"), choices=fields.choices(MODE_LABELS.items()))
     status = SelectField(_l("Status"), choices=fields.choices(STATUS_LABELS.items()))
-    venues = FieldList(FormField(VenueForm), min_entries=1, max_entries=20)
-    hosts = FieldList(FormField(HostForm), min_entries=1, max_entries=20)
+    venues = RowList(FormField(VenueForm), min_entries=1, max_entries=20)
+    hosts = RowList(FormField(HostForm), min_entries=1, max_entries=20)
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -142,7 +143,7 @@ class EventForm(FlaskForm):
         return form
 
 
-class RoleForm(FlaskForm):
+class RoleForm(Form):
     email = EmailField(_l("Email of their account"),
                        validators=[DataRequired(), Length(max=254), Email()])
     role = SelectField(_l("Role"), choices=fields.choices((r, ROLE_LABELS[r]) for r in EVENT_ROLES))

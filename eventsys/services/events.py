@@ -26,6 +26,7 @@ from eventsys.models import (
 )
 from eventsys.services import audit, organisations
 from eventsys.services.errors import NotFound, ServiceError
+from eventsys.services.validation import has_control_chars
 
 SLUG_RE = re.compile(r"^[a-z0-9]+(?:-[a-z0-9]+)*$")
 RESERVED_SLUGS = {"new", "manage", "admin", "api", "static"}
@@ -103,6 +104,11 @@ def _validate(data: EventData, existing: Event | None) -> None:
             problems.append(_("Unknown host role."))
         if host.country and not is_country(host.country):
             problems.append(_("Unknown country code %(code)s.", code=host.country))
+    texts = [data.slug, data.title, data.theme, data.description, data.timezone]
+    texts += [t for v in data.venues for t in (v.name, v.city, v.address)]
+    texts += [h.name for h in data.hosts]
+    if any(has_control_chars(t) for t in texts):
+        problems.append(_("Some text contains characters that are not allowed."))
     if problems:
         raise ServiceError(" ".join(dict.fromkeys(problems)))
 

@@ -8,8 +8,9 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import BaseConverter, IntegerConverter
 
-from eventsys.extensions import login_manager
+from eventsys.extensions import db, login_manager
 from eventsys.i18n import available_locales
 from eventsys.services import accounts
 from eventsys.services.errors import ServiceError
@@ -36,8 +37,24 @@ def select_timezone() -> str | None:
     return None
 
 
+class SlugConverter(BaseConverter):
+    """Only what an event's short name can be: anything else is a 404 before any query."""
+
+    regex = r"[a-z0-9]+(?:-[a-z0-9]+){0,40}"
+
+
+class IdConverter(IntegerConverter):
+    """A database id: a plain positive integer that fits the column."""
+
+    def __init__(self, url_map):
+        super().__init__(url_map, min=1, max=2**31 - 1)
+
+
 def init_web(app: Flask) -> None:
     from eventsys.web import admin, auth, manage, public
+
+    app.url_map.converters["slug"] = SlugConverter
+    app.url_map.converters["id"] = IdConverter
 
     for blueprint in (public.bp, auth.bp, manage.bp, admin.bp):
         app.register_blueprint(blueprint)
@@ -74,12 +91,14 @@ def init_web(app: Flask) -> None:
 
     @app.errorhandler(ServiceError)
     def _service_error(error: ServiceError):
+        db.session.rollback()  # whatever the failed call had begun is not kept
         return render_template(
             "errors/error.html", code=error.status_code, title=_("Sorry"), message=error.message
         ), error.status_code
 
     @app.errorhandler(HTTPException)
     def _http_error(error: HTTPException):
+        db.session.rollback()
         messages = {
             400: _("The request could not be understood."),
             403: _("You do not have permission to see this page."),
@@ -96,6 +115,8 @@ def init_web(app: Flask) -> None:
     @app.errorhandler(Exception)
     def _unexpected(error: Exception):
         app.logger.exception("unhandled error")
+        # A failed flush leaves the session unusable; the error page itself needs it.
+        db.session.rollback()
         return render_template(
             "errors/error.html", code=500, title=_("Something went wrong"),
             message=_("The error has been logged. Please try again in a moment."),

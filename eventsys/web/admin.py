@@ -35,13 +35,13 @@ def mail():
                            file_mode=not current_app.config["SMTP_URL"])
 
 
-@bp.get("/mail/<int:message_id>")
+@bp.get("/mail/<id:message_id>")
 def mail_message(message_id: int):
     shown = mailbox.show_message(message_id)
     return render_template("admin/mail_message.html", shown=shown, action=ActionForm())
 
 
-@bp.get("/mail/<int:message_id>/html")
+@bp.get("/mail/<id:message_id>/html")
 def mail_message_html(message_id: int):
     """The HTML part on its own, for an iframe: sandboxed, no scripts, no remote loads."""
     shown = mailbox.show_message(message_id)
@@ -55,7 +55,7 @@ def mail_message_html(message_id: int):
     return response
 
 
-@bp.post("/mail/<int:message_id>/retry")
+@bp.post("/mail/<id:message_id>/retry")
 def mail_retry(message_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)

@@ -75,13 +75,13 @@ def new_event():
     return render_template("manage/event_form.html", form=form, event=None), status
 
 
-@bp.get("/events/<slug>/")
+@bp.get("/events/<slug:slug>/")
 def event():
     return render_template("manage/event.html", event=g.event, action=ActionForm(),
                            status_labels=STATUS_LABELS)
 
 
-@bp.route("/events/<slug>/edit", methods=["GET", "POST"])
+@bp.route("/events/<slug:slug>/edit", methods=["GET", "POST"])
 def event_edit():
     form = EventForm() if request.method == "POST" else EventForm.from_event(g.event)
     status = 200
@@ -100,7 +100,7 @@ def event_edit():
     return render_template("manage/event_form.html", form=form, event=g.event), status
 
 
-@bp.post("/events/<slug>/status/<status>")
+@bp.post("/events/<slug:slug>/status/<status>")
 def event_status(status: str):
     if not ActionForm().validate_on_submit():
         abort(400)
@@ -109,7 +109,7 @@ def event_status(status: str):
     return redirect(url_for("manage.event", slug=g.event.slug))
 
 
-@bp.route("/events/<slug>/team", methods=["GET", "POST"])
+@bp.route("/events/<slug:slug>/team", methods=["GET", "POST"])
 def event_team():
     form = RoleForm()
     status = 200
@@ -129,7 +129,7 @@ def event_team():
                            action=ActionForm()), status
 
 
-@bp.post("/events/<slug>/team/<int:role_id>/remove")
+@bp.post("/events/<slug:slug>/team/<id:role_id>/remove")
 def event_team_remove(role_id: int):
     if not ActionForm().validate_on_submit():
         abort(400)

@@ -18,7 +18,7 @@ def index():
     )
 
 
-@bp.get("/events/<slug>")
+@bp.get("/events/<slug:slug>")
 def event(slug: str):
     event = events.published_event(slug)
     return render_template("public/event.html", event=event,
