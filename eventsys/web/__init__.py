@@ -8,7 +8,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
-from werkzeug.routing import BaseConverter, IntegerConverter
+from werkzeug.routing import BaseConverter, IntegerConverter, ValidationError
 
 from eventsys.extensions import db, login_manager
 from eventsys.i18n import available_locales
@@ -40,7 +40,12 @@ def select_timezone() -> str | None:
 class SlugConverter(BaseConverter):
     """Only what an event's short name can be: anything else is a 404 before any query."""
 
-    regex = r"[a-z0-9]+(?:-[a-z0-9]+){0,40}"
+    regex = r"[a-z0-9]+(?:-[a-z0-9]+)*"
+
+    def to_python(self, value: str) -> str:
+        if len(value) > 80:
+            raise ValidationError()
+        return value
 
 
 class IdConverter(IntegerConverter):
