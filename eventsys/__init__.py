@@ -81,12 +81,27 @@ def _ensure_secret_key(app: Flask) -> None:
 @sa_event.listens_for(Engine, "connect")
 def _sqlite_pragmas(dbapi_connection, connection_record):
     """WAL lets the web server read while the embedded worker writes; foreign keys are off
-    in SQLite unless asked for; the busy timeout turns lock contention into a short wait."""
+    in SQLite unless asked for; the busy timeout turns lock contention into a short wait.
+
+    pysqlite's own transaction handling is switched off (``isolation_level = None``) so
+    that ``_sqlite_begin`` below decides how each transaction begins."""
     module = type(dbapi_connection).__module__
     if not module.startswith("sqlite3"):
         return
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.close()
+
+
+@sa_event.listens_for(Engine, "begin")
+def _sqlite_begin(conn):
+    """A transaction that will take a place (see services/locking.py) begins IMMEDIATE: it
+    holds SQLite's write lock from its first statement, so two of them queue instead of
+    both reading "one place left" and one failing on upgrade to a writer."""
+    if conn.dialect.name != "sqlite":
+        return
+    immediate = conn.get_execution_options().get("sqlite_begin_immediate")
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")

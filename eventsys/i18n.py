@@ -10,8 +10,10 @@ import zoneinfo
 from datetime import date, datetime
 from functools import cache
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from babel import Locale
+from babel.dates import format_datetime as babel_format_datetime
 from babel.dates import format_interval
 from flask import Flask
 from flask_babel import format_date, format_datetime, get_locale
@@ -80,6 +82,11 @@ def init_app(app: Flask) -> None:
         return format_datetime(value, fmt)
 
     app.jinja_env.globals["get_locale"] = get_locale
+    def _datetime_in(value: datetime, tz: str, fmt: str = "medium") -> str:
+        """A moment as the clock shows it in ``tz`` (the event's zone, not the reader's)."""
+        return babel_format_datetime(value, fmt, tzinfo=ZoneInfo(tz), locale=get_locale() or "en")
+
+    app.jinja_env.filters["datetime_in"] = _datetime_in
     app.jinja_env.filters["country"] = _country
     app.jinja_env.filters["date_range"] = _date_range
     app.jinja_env.filters["datetime"] = _datetime

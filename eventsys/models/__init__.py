@@ -13,23 +13,47 @@ from eventsys.models.event import (
 )
 from eventsys.models.organisation import Organisation
 from eventsys.models.outbox import OUTBOX_STATUSES, OutboxMessage
+from eventsys.models.registration import (
+    ACTIVE_STATUSES,
+    APPROVAL_MODES,
+    ATTENDANCE_MODES,
+    INVITATION_STATUSES,
+    QUESTION_KINDS,
+    REGISTRATION_STATUSES,
+    Invitation,
+    ModeCapacity,
+    Registration,
+    RegistrationQuestion,
+    RegistrationToken,
+)
 from eventsys.models.user import EVENT_ROLES, EventRole, LoginAttempt, PasswordResetToken, User
 
 __all__ = [
+    "ACTIVE_STATUSES",
+    "APPROVAL_MODES",
+    "ATTENDANCE_MODES",
     "EVENT_KINDS",
     "EVENT_MODES",
     "EVENT_ROLES",
     "EVENT_STATUSES",
     "HOST_ROLES",
+    "INVITATION_STATUSES",
     "OUTBOX_STATUSES",
+    "QUESTION_KINDS",
+    "REGISTRATION_STATUSES",
     "AuditLog",
     "Event",
     "EventHost",
     "EventRole",
+    "Invitation",
     "LoginAttempt",
+    "ModeCapacity",
     "Organisation",
     "OutboxMessage",
     "PasswordResetToken",
+    "Registration",
+    "RegistrationQuestion",
+    "RegistrationToken",
     "UTCDateTime",
     "User",
     "Venue",

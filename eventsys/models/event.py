@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Date, ForeignKey, Index, Integer, String, Text
+from sqlalchemy import Boolean, Date, ForeignKey, Index, Integer, String, Text, false, true
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from eventsys.extensions import db
@@ -35,6 +35,15 @@ class Event(db.Model):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, onupdate=utcnow)
 
+    # Registration settings. No window set means open now and until the event ends.
+    registration_opens_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    registration_closes_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    approval: Mapped[str] = mapped_column(String(20), default="open", server_default="open")
+    invitation_only: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    waitlist_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
+    # Where online participants are sent (through their tracked joining link).
+    online_url: Mapped[str | None] = mapped_column(String(500))
+
     venues: Mapped[list[Venue]] = relationship(
         back_populates="event", cascade="all, delete-orphan", order_by="Venue.position"
     )
@@ -42,6 +51,15 @@ class Event(db.Model):
         back_populates="event", cascade="all, delete-orphan", order_by="EventHost.position"
     )
     roles = relationship("EventRole", back_populates="event", cascade="all, delete-orphan")
+    capacities = relationship("ModeCapacity", cascade="all, delete-orphan",
+                              order_by="ModeCapacity.mode")
+    questions = relationship("RegistrationQuestion", cascade="all, delete-orphan",
+                             order_by="RegistrationQuestion.position")
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        """The attendance modes a participant can choose."""
+        return ("in_person", "online") if self.mode == "hybrid" else (self.mode,)
 
     @property
     def cities(self) -> list[str]:

@@ -24,7 +24,7 @@ from eventsys.models import (
     User,
     Venue,
 )
-from eventsys.services import audit, organisations
+from eventsys.services import audit, organisations, registration
 from eventsys.services.errors import NotFound, ServiceError
 from eventsys.services.validation import has_control_chars
 
@@ -142,6 +142,7 @@ def create_event(data: EventData, *, creator: User | None) -> Event:
     _apply(event, data)
     db.session.add(event)
     db.session.flush()
+    registration.ensure_capacity_rows(event.id, event.modes)
     if creator is not None:
         db.session.add(EventRole(event_id=event.id, user_id=creator.id, role="manager"))
     audit.record("event.created", actor=creator, event_id=event.id, target=event)
@@ -153,6 +154,7 @@ def update_event(event: Event, data: EventData, *, actor: User | None) -> Event:
     _validate(data, event)
     before = {"status": event.status, "slug": event.slug}
     _apply(event, data)
+    registration.ensure_capacity_rows(event.id, event.modes)
     audit.record("event.updated", actor=actor, event_id=event.id, target=event, before=before)
     db.session.commit()
     return event

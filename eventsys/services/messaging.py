@@ -8,6 +8,7 @@ twice or a sweep running beside a task sends each message once.
 
 from __future__ import annotations
 
+import base64
 import logging
 import random
 import re
@@ -59,6 +60,17 @@ def _new_message_id() -> str:
     return f"<{secrets.token_hex(16)}@{domain}>"
 
 
+@dataclass(frozen=True)
+class Attachment:
+    filename: str
+    content_type: str
+    data: bytes
+
+    def as_json(self) -> dict:
+        return {"filename": self.filename, "content_type": self.content_type,
+                "data": base64.b64encode(self.data).decode()}
+
+
 def queue_mail(
     *,
     kind: str,
@@ -69,6 +81,7 @@ def queue_mail(
     context: dict,
     locale: str | None = None,
     event_id: int | None = None,
+    attachments: list[Attachment] | None = None,
 ) -> int | None:
     """Render ``templates/mail/<template>.{subject,txt,html}`` in the recipient's language and
     add the message to the current transaction. Returns its id, or None when a message with
@@ -87,6 +100,7 @@ def queue_mail(
         "subject": one_line(subject, 300),
         "body_text": body_text,
         "body_html": body_html,
+        "attachments": [a.as_json() for a in attachments] if attachments else None,
         "status": "pending",
         "attempts": 0,
         "created_at": utcnow(),
@@ -173,6 +187,10 @@ def build_email(message: OutboxMessage, mail_from: str) -> EmailMessage:
     email.set_content(message.body_text)
     if message.body_html:
         email.add_alternative(message.body_html, subtype="html")
+    for item in message.attachments or ():
+        maintype, _slash, subtype = item["content_type"].partition("/")
+        email.add_attachment(base64.b64decode(item["data"]), maintype=maintype,
+                             subtype=subtype, filename=item["filename"])
     return email
 
 
@@ -223,6 +241,9 @@ def deliver(message_ids: list[int]) -> DeliveryReport:
         messages = session.scalars(
             select(OutboxMessage).where(OutboxMessage.id.in_(claimed)).order_by(OutboxMessage.id)
         ).all()
+        # End the read before talking to the mail server: no transaction stays open across
+        # network I/O, and on SQLite each outcome below starts as a fresh write.
+        session.commit()
         try:
             connection = transport_from_config(config).open()
         except TemporaryFailure as exc:

@@ -56,12 +56,12 @@ class IdConverter(IntegerConverter):
 
 
 def init_web(app: Flask) -> None:
-    from eventsys.web import admin, auth, manage, public
+    from eventsys.web import admin, auth, manage, public, registration
 
     app.url_map.converters["slug"] = SlugConverter
     app.url_map.converters["id"] = IdConverter
 
-    for blueprint in (public.bp, auth.bp, manage.bp, admin.bp):
+    for blueprint in (public.bp, auth.bp, registration.bp, manage.bp, admin.bp):
         app.register_blueprint(blueprint)
 
     login_manager.login_view = "auth.login"

@@ -6,7 +6,7 @@ from datetime import date
 
 from flask import Blueprint, render_template
 
-from eventsys.services import events
+from eventsys.services import events, registration
 
 bp = Blueprint("public", __name__)
 
@@ -22,4 +22,6 @@ def index():
 def event(slug: str):
     event = events.published_event(slug)
     return render_template("public/event.html", event=event,
-                           is_past=event.end_date < date.today())
+                           is_past=event.end_date < date.today(),
+                           registration_state=registration.window_state(event),
+                           closes_at=registration.registration_closes_at(event))

@@ -1,0 +1,576 @@
+"""Registration: who may register, who gets a place, and the waiting list.
+
+The rules in one place:
+- An event takes registrations inside its window (default: from now until its last day
+  ends, in the event's time zone), in the attendance modes it offers.
+- Invitation-only events take only holders of a valid invitation link.
+- Open registration confirms at once while the mode has places; by application, the
+  registration waits (``pending``) for an organiser to approve or decline it.
+- A full mode puts people on its waiting list when the list is on, and refuses them when
+  it is off. A place that frees up goes to the oldest waiting registration of that mode.
+- An email address registers once per event.
+Places are taken and released through ``services/locking.py``; every change of status is
+audited and mailed through the outbox in the same transaction.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import datetime, time, timedelta
+from zoneinfo import ZoneInfo
+
+from flask_babel import gettext as _
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import IntegrityError
+
+from eventsys.extensions import db
+from eventsys.i18n import is_country
+from eventsys.models import (
+    ATTENDANCE_MODES,
+    Event,
+    Invitation,
+    ModeCapacity,
+    Registration,
+    RegistrationQuestion,
+    RegistrationToken,
+    User,
+    utcnow,
+)
+from eventsys.services import audit, calendar, locking, messaging, tickets
+from eventsys.services.errors import Conflict, NotAllowed, NotFound, ServiceError
+from eventsys.services.validation import has_control_chars
+
+MAX_TEXT = {"name": 200, "name_native": 200, "organisation_name": 200, "job_title": 200,
+            "email": 254}
+MAX_ANSWER = 5000
+
+
+class RegistrationClosed(NotAllowed):
+    pass
+
+
+class ModeFull(Conflict):
+    pass
+
+
+class AlreadyRegistered(Conflict):
+    pass
+
+
+@dataclass
+class RegistrationInput:
+    email: str
+    name: str
+    mode: str
+    name_native: str | None = None
+    organisation_name: str | None = None
+    country: str | None = None
+    job_title: str | None = None
+    locale: str | None = None
+    answers: dict[str, object] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    registration: Registration
+    token: str  # the raw access token: known only now, and in the emailed link
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+# The window ------------------------------------------------------------------------------
+
+def registration_closes_at(event: Event) -> datetime:
+    if event.registration_closes_at is not None:
+        return event.registration_closes_at
+    zone = ZoneInfo(event.timezone)
+    return datetime.combine(event.end_date + timedelta(days=1), time(0), zone)
+
+
+def window_state(event: Event, now: datetime | None = None) -> str:
+    """``not_yet``, ``open`` or ``closed``."""
+    now = now or utcnow()
+    if event.status != "published":
+        return "closed"
+    if event.registration_opens_at is not None and now < event.registration_opens_at:
+        return "not_yet"
+    if now >= registration_closes_at(event):
+        return "closed"
+    return "open"
+
+
+def _check_window(event: Event) -> None:
+    state = window_state(event)
+    if state == "not_yet":
+        raise RegistrationClosed(_("Registration has not opened yet."))
+    if state == "closed":
+        raise RegistrationClosed(_("Registration for this event is closed."))
+
+
+# Validation -----------------------------------------------------------------------------
+
+def _clean(value: str | None, limit: int) -> str | None:
+    value = " ".join((value or "").split())
+    if len(value) > limit:
+        raise ServiceError(_("Some answers are too long."))
+    return value or None
+
+
+def validate_answers(questions: Iterable[RegistrationQuestion],
+                     answers: dict[str, object]) -> dict[str, object]:
+    """Answers keyed by question id (as text), checked against each question's kind."""
+    clean: dict[str, object] = {}
+    for question in questions:
+        key = str(question.id)
+        value = answers.get(key)
+        if question.kind == "checkbox":
+            value = bool(value)
+            if question.required and not value:
+                raise ServiceError(_("Please tick: %(label)s", label=question.label))
+        elif question.kind == "multiple_choice":
+            value = [v for v in (value or []) if isinstance(v, str)]
+            if any(v not in (question.choices or []) for v in value):
+                raise ServiceError(_("Choose from the options given."))
+            if question.required and not value:
+                raise ServiceError(_("Please answer: %(label)s", label=question.label))
+        else:
+            value = value.strip() if isinstance(value, str) else ""
+            if len(value) > MAX_ANSWER or has_control_chars(value):
+                raise ServiceError(_("An answer is too long or has characters that are not "
+                                     "allowed."))
+            if question.kind == "single_choice" and value and value not in (question.choices or []):
+                raise ServiceError(_("Choose from the options given."))
+            if question.kind == "country" and value and not is_country(value):
+                raise ServiceError(_("Unknown country code %(code)s.", code=value))
+            if question.required and not value:
+                raise ServiceError(_("Please answer: %(label)s", label=question.label))
+        clean[key] = value
+    return clean
+
+
+def _validated(event: Event, data: RegistrationInput) -> RegistrationInput:
+    if data.mode not in event.modes:
+        raise ServiceError(_("This event does not offer that way of attending."))
+    email = (data.email or "").strip().lower()
+    if not email or "@" not in email or len(email) > MAX_TEXT["email"]:
+        raise ServiceError(_("Enter a valid email address."))
+    texts = {k: getattr(data, k) for k in ("name", "name_native", "organisation_name",
+                                            "job_title")}
+    if any(has_control_chars(v) for v in (*texts.values(), email)):
+        raise ServiceError(_("Some text contains characters that are not allowed."))
+    cleaned = {k: _clean(v, MAX_TEXT[k]) for k, v in texts.items()}
+    if not cleaned["name"]:
+        raise ServiceError(_("Please give your name."))
+    country = (data.country or "").upper() or None
+    if country and not is_country(country):
+        raise ServiceError(_("Unknown country code %(code)s.", code=country))
+    return RegistrationInput(
+        email=email, mode=data.mode, country=country, locale=data.locale,
+        answers=validate_answers(event.questions, data.answers or {}), **cleaned,
+    )
+
+
+# Tokens and invitations -------------------------------------------------------------------
+
+def mint_token(registration: Registration) -> str:
+    token = secrets.token_urlsafe(24)  # 192 bits
+    db.session.add(RegistrationToken(registration_id=registration.id,
+                                     token_hash=token_hash(token)))
+    return token
+
+
+def token_for_owner(user: User, registration_id: int) -> str:
+    """A fresh link for a registration made while logged in to this account. Registrations
+    are not matched by email: account addresses are not verified, registrations' are."""
+    registration = db.session.get(Registration, registration_id)
+    if registration is None or registration.user_id != user.id:
+        raise NotFound(_("There is no such registration."))
+    token = mint_token(registration)
+    db.session.commit()
+    return token
+
+
+def registration_by_token(token: str) -> Registration:
+    found = db.session.scalar(
+        select(RegistrationToken).where(RegistrationToken.token_hash == token_hash(token))
+    ) if 10 <= len(token) <= 100 else None
+    if found is None:
+        raise NotFound(_("This registration link is not valid. Check that you copied all of "
+                         "it, or register again to be sent a new one."))
+    return found.registration
+
+
+def valid_invitation(event: Event, token: str | None) -> Invitation:
+    invitation = None
+    if token and 10 <= len(token) <= 100:
+        invitation = db.session.scalar(
+            select(Invitation).where(Invitation.token_hash == token_hash(token))
+        )
+    if invitation is None or invitation.event_id != event.id:
+        raise NotAllowed(_("This invitation link is not valid for this event."))
+    if invitation.status == "revoked":
+        raise NotAllowed(_("This invitation has been withdrawn."))
+    return invitation
+
+
+def create_invitation(event: Event, *, email: str, name: str | None, skip_approval: bool,
+                      actor: User | None, role: str = "participant",
+                      locale: str | None = None) -> Invitation:
+    email = email.strip().lower()
+    if not email or "@" not in email or has_control_chars(email) or has_control_chars(name):
+        raise ServiceError(_("Enter a valid email address."))
+    existing = db.session.scalar(select(Invitation).where(
+        Invitation.event_id == event.id, Invitation.email == email))
+    if existing is not None:
+        raise Conflict(_("%(email)s is invited already.", email=email))
+    token = secrets.token_urlsafe(24)
+    invitation = Invitation(event_id=event.id, email=email, name=_clean(name, 200),
+                            token_hash=token_hash(token), skip_approval=skip_approval,
+                            role=role, locale=locale)
+    db.session.add(invitation)
+    db.session.flush()
+    messaging.queue_mail(
+        kind="invitation", dedupe_key=f"invitation:{invitation.id}", to_email=email,
+        to_name=invitation.name, template="invitation", locale=locale, event_id=event.id,
+        context={"event": _mail_event(event), "name": invitation.name,
+                 "url": messaging.external_url("registration.register", slug=event.slug,
+                                               invitation=token)},
+    )
+    audit.record("invitation.created", actor=actor, event_id=event.id, target=invitation)
+    db.session.commit()
+    return invitation
+
+
+# Registering ------------------------------------------------------------------------------
+
+def register(event: Event, data: RegistrationInput, *, user: User | None = None,
+             invitation_token: str | None = None) -> Outcome:
+    """Register one person. Raises AlreadyRegistered (after mailing them a fresh link),
+    RegistrationClosed, ModeFull or ServiceError; on any error nothing is written."""
+    _check_window(event)
+    invitation = None
+    if event.invitation_only or invitation_token:
+        invitation = valid_invitation(event, invitation_token)
+        data.email = invitation.email  # an invitation is personal
+    data = _validated(event, data)
+
+    existing = db.session.scalar(select(Registration).where(
+        Registration.event_id == event.id, Registration.email == data.email))
+    if existing is not None:
+        _already_registered(existing)
+
+    event_id = event.id
+    needs_approval = event.approval == "application" and not (
+        invitation is not None and invitation.skip_approval)
+    locking.begin_write(db.session)
+    event = db.session.get(Event, event_id)
+    registration = Registration(
+        event_id=event.id, user_id=user.id if user else None,
+        invitation_id=invitation.id if invitation else None,
+        email=data.email, name=data.name, name_native=data.name_native,
+        organisation_name=data.organisation_name, country=data.country,
+        job_title=data.job_title, locale=data.locale, mode=data.mode,
+        answers=data.answers or None, status="pending",
+        ticket_code=tickets.new_ticket_code(),
+    )
+    db.session.add(registration)
+    try:
+        db.session.flush()
+    except IntegrityError:  # the same address, a moment ago, in another request
+        db.session.rollback()
+        existing = db.session.scalar(select(Registration).where(
+            Registration.event_id == event_id, Registration.email == data.email))
+        _already_registered(existing)
+    if invitation is not None:
+        invitation = db.session.get(Invitation, invitation.id)
+        invitation.status, invitation.answered_at = "accepted", utcnow()
+
+    # The place is taken last, so its row lock is held for as short a time as possible.
+    if needs_approval:
+        registration.status = "pending"
+    elif locking.take_place(db.session, event.id, registration.mode):
+        registration.status = "confirmed"
+    elif event.waitlist_enabled:
+        registration.status = "waitlisted"
+    else:
+        db.session.rollback()
+        raise ModeFull(_("Sorry, there are no places left for %(mode)s.",
+                         mode=mode_label(data.mode)))
+    token = mint_token(registration)
+    audit.record("registration.created", actor=user, event_id=event.id, target=registration,
+                 status=registration.status, mode=registration.mode)
+    _mail_status(registration, token, {
+        "pending": "received", "confirmed": "confirmed", "waitlisted": "waitlisted",
+    }[registration.status])
+    db.session.commit()
+    return Outcome(registration, token)
+
+
+def _already_registered(existing: Registration) -> None:
+    """Mail the address a fresh link (once per quarter hour) and say so: this is the one
+    thing the form reveals about an address, and only to its owner's inbox."""
+    token = mint_token(existing)
+    bucket = int(utcnow().timestamp() // 900)
+    messaging.queue_mail(
+        kind="registration_link", dedupe_key=f"registration:{existing.id}:link:{bucket}",
+        to_email=existing.email, to_name=existing.name, template="registration_link",
+        locale=existing.locale, event_id=existing.event_id,
+        context=_mail_context(existing, token),
+    )
+    db.session.commit()
+    raise AlreadyRegistered(_("This email address is registered for this event already. "
+                              "We have emailed it a link to the registration."))
+
+
+def mode_label(mode: str) -> str:
+    return {"in_person": _("attending in person"), "online": _("attending online")}[mode]
+
+
+# Changes of status ----------------------------------------------------------------------
+
+def _locked(registration_id: int) -> Registration:
+    query = select(Registration).where(Registration.id == registration_id)
+    if db.session.get_bind().dialect.name == "postgresql":
+        query = query.with_for_update()
+    registration = db.session.scalar(query.execution_options(populate_existing=True))
+    if registration is None:
+        raise NotFound(_("There is no such registration."))
+    return registration
+
+
+def promote_from_waitlist(event_id: int, mode: str) -> list[Registration]:
+    """Give free places of ``mode`` to the oldest waiting registrations, and mail them.
+    Runs inside the caller's write transaction."""
+    promoted = []
+    while True:
+        query = (
+            select(Registration)
+            .where(Registration.event_id == event_id, Registration.mode == mode,
+                   Registration.status == "waitlisted")
+            .order_by(Registration.created_at, Registration.id)
+            .limit(1)
+        )
+        if db.session.get_bind().dialect.name == "postgresql":
+            query = query.with_for_update(skip_locked=True)
+        candidate = db.session.scalar(query)
+        if candidate is None or not locking.take_place(db.session, event_id, mode):
+            return promoted
+        candidate.status = "confirmed"
+        audit.record("registration.promoted", event_id=event_id, target=candidate)
+        _mail_status(candidate, mint_token(candidate), "promoted")
+        promoted.append(candidate)
+
+
+def cancel(registration_id: int, *, actor: User | None, by_participant: bool,
+           reason: str | None = None) -> Registration:
+    locking.begin_write(db.session)
+    registration = _locked(registration_id)
+    if registration.status in ("cancelled", "declined"):
+        db.session.rollback()
+        raise Conflict(_("This registration is cancelled already."))
+    was = registration.status
+    registration.status = "cancelled"
+    registration.decision_reason = _clean(reason, 1000)
+    audit.record("registration.cancelled", actor=actor, event_id=registration.event_id,
+                 target=registration, before=was, by_participant=by_participant)
+    _mail_status(registration, None, "cancelled")
+    if was == "confirmed":
+        locking.release_place(db.session, registration.event_id, registration.mode)
+        promote_from_waitlist(registration.event_id, registration.mode)
+    db.session.commit()
+    return registration
+
+
+def approve(registration_ids: Iterable[int], *, actor: User | None) -> dict[str, int]:
+    """Approve pending registrations: confirmed while places last, then waitlisted (or
+    left pending when the list is off)."""
+    counts = {"confirmed": 0, "waitlisted": 0, "full": 0, "skipped": 0}
+    locking.begin_write(db.session)
+    for registration_id in sorted(set(registration_ids)):
+        registration = _locked(registration_id)
+        if registration.status != "pending":
+            counts["skipped"] += 1
+            continue
+        event = registration.event
+        if locking.take_place(db.session, event.id, registration.mode):
+            registration.status = "confirmed"
+            _mail_status(registration, mint_token(registration), "confirmed")
+        elif event.waitlist_enabled:
+            registration.status = "waitlisted"
+            _mail_status(registration, mint_token(registration), "waitlisted")
+        else:
+            counts["full"] += 1
+            continue
+        counts[registration.status] += 1
+        audit.record("registration.approved", actor=actor, event_id=event.id,
+                     target=registration, status=registration.status)
+    db.session.commit()
+    return counts
+
+
+def decline(registration_ids: Iterable[int], *, actor: User | None,
+            reason: str | None = None) -> int:
+    reason = _clean(reason, 1000)
+    if has_control_chars(reason):
+        raise ServiceError(_("Some text contains characters that are not allowed."))
+    declined = 0
+    locking.begin_write(db.session)
+    for registration_id in sorted(set(registration_ids)):
+        registration = _locked(registration_id)
+        if registration.status not in ("pending", "waitlisted"):
+            continue
+        registration.status = "declined"
+        registration.decision_reason = reason
+        audit.record("registration.declined", actor=actor, event_id=registration.event_id,
+                     target=registration, reason=reason)
+        _mail_status(registration, None, "declined")
+        declined += 1
+    db.session.commit()
+    return declined
+
+
+def move_mode(registration_id: int, mode: str, *, actor: User | None) -> Registration:
+    """Move a registration to the other attendance mode, keeping or queueing its place."""
+    locking.begin_write(db.session)
+    registration = _locked(registration_id)
+    event = registration.event
+    if mode not in event.modes or mode not in ATTENDANCE_MODES:
+        db.session.rollback()
+        raise ServiceError(_("This event does not offer that way of attending."))
+    old, was = registration.mode, registration.status
+    if mode == old:
+        db.session.rollback()
+        return registration
+    if was == "confirmed":
+        if not locking.take_place(db.session, event.id, mode):
+            db.session.rollback()
+            raise ModeFull(_("Sorry, there are no places left for %(mode)s.",
+                             mode=mode_label(mode)))
+        locking.release_place(db.session, event.id, old)
+    elif was == "waitlisted" and locking.take_place(db.session, event.id, mode):
+        registration.status = "confirmed"
+    registration.mode = mode
+    audit.record("registration.moved", actor=actor, event_id=event.id, target=registration,
+                 before=old, after=mode, status=registration.status)
+    if registration.status in ("confirmed", "waitlisted"):
+        _mail_status(registration, mint_token(registration), "moved")
+    if was == "confirmed":  # the place it left goes to whoever waits longest there
+        promote_from_waitlist(event.id, old)
+    db.session.commit()
+    return registration
+
+
+def set_capacities(event: Event, capacities: dict[str, int | None], *,
+                   actor: User | None) -> list[Registration]:
+    """Change places per mode. Lowering below the places taken keeps everyone confirmed
+    (nobody loses a place they were given) and simply stops new confirmations."""
+    for mode, capacity in capacities.items():
+        if mode not in event.modes or (capacity is not None and not 0 <= capacity <= 1_000_000):
+            raise ServiceError(_("Places must be a number from 0, or empty for no limit."))
+    event_id = event.id
+    locking.begin_write(db.session)
+    promoted: list[Registration] = []
+    for mode, capacity in capacities.items():
+        ensure_capacity_rows(event_id, (mode,))
+        db.session.execute(update(ModeCapacity).where(
+            ModeCapacity.event_id == event_id, ModeCapacity.mode == mode
+        ).values(capacity=capacity).execution_options(synchronize_session=False))
+        promoted += promote_from_waitlist(event_id, mode)
+    audit.record("event.capacities", actor=actor, event_id=event_id, capacities=capacities)
+    db.session.commit()
+    return promoted
+
+
+def ensure_capacity_rows(event_id: int, modes: Iterable[str]) -> None:
+    have = set(db.session.scalars(select(ModeCapacity.mode).where(
+        ModeCapacity.event_id == event_id)))
+    for mode in modes:
+        if mode not in have:
+            db.session.add(ModeCapacity(event_id=event_id, mode=mode, capacity=None,
+                                        confirmed=0))
+    db.session.flush()
+
+
+# Numbers --------------------------------------------------------------------------------
+
+@dataclass
+class ModeCount:
+    mode: str
+    capacity: int | None
+    confirmed: int = 0
+    pending: int = 0
+    waitlisted: int = 0
+    cancelled: int = 0
+    declined: int = 0
+
+    @property
+    def free(self) -> int | None:
+        return None if self.capacity is None else max(0, self.capacity - self.confirmed)
+
+
+def counts(event: Event) -> list[ModeCount]:
+    result = {c.mode: ModeCount(c.mode, c.capacity) for c in db.session.scalars(
+        select(ModeCapacity).where(ModeCapacity.event_id == event.id)
+        .order_by(ModeCapacity.mode))}
+    for mode, status, n in db.session.execute(
+        select(Registration.mode, Registration.status, func.count())
+        .where(Registration.event_id == event.id)
+        .group_by(Registration.mode, Registration.status)
+    ):
+        row = result.setdefault(mode, ModeCount(mode, None))
+        setattr(row, status, n)
+    return [result[m] for m in sorted(result, key=ATTENDANCE_MODES.index)]
+
+
+def registrations_of(user: User) -> list[Registration]:
+    return list(db.session.scalars(
+        select(Registration).where(Registration.user_id == user.id)
+        .order_by(Registration.created_at.desc())))
+
+
+# Mail -----------------------------------------------------------------------------------
+
+def _mail_event(event: Event) -> dict:
+    return {"title": event.title, "slug": event.slug, "start_date": event.start_date,
+            "end_date": event.end_date, "timezone": event.timezone,
+            "cities": event.cities}
+
+
+def _mail_context(registration: Registration, token: str | None) -> dict:
+    event = registration.event
+    return {
+        "event": _mail_event(event),
+        "name": registration.name,
+        "mode": registration.mode,
+        "ticket_code": registration.ticket_code,
+        "reason": registration.decision_reason,
+        "online_url": event.online_url,
+        "url": messaging.external_url("registration.page", token=token) if token else None,
+        "event_url": messaging.external_url("public.event", slug=event.slug),
+    }
+
+
+def _mail_status(registration: Registration, token: str | None, what: str) -> None:
+    """One email per change of status; the dedupe key makes each one unique."""
+    event = registration.event
+    attachments = []
+    if what in ("confirmed", "promoted", "moved") and registration.status == "confirmed":
+        ics = calendar.event_calendar(event, url=messaging.external_url(
+            "public.event", slug=event.slug))
+        attachments.append(messaging.Attachment("event.ics", "text/calendar", ics))
+        if registration.mode == "in_person":
+            attachments.append(messaging.Attachment(
+                "ticket.png", "image/png", tickets.qr_png(registration.ticket_code)))
+    suffix = f":{registration.mode}:{secrets.token_hex(4)}" if what == "moved" else ""
+    messaging.queue_mail(
+        kind=f"registration_{what}", dedupe_key=f"registration:{registration.id}:{what}{suffix}",
+        to_email=registration.email, to_name=registration.name,
+        template=f"registration_{what}", locale=registration.locale, event_id=event.id,
+        context=_mail_context(registration, token), attachments=attachments or None,
+    )
+

@@ -1,0 +1,105 @@
+"""Registering for an event, and the participant's own page at /r/<token>."""
+
+from __future__ import annotations
+
+from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user, login_required
+
+from eventsys.forms import ActionForm
+from eventsys.forms.registration import registration_form
+from eventsys.services import calendar, events, registration, tickets
+from eventsys.services.errors import ServiceError
+
+bp = Blueprint("registration", __name__)
+
+
+def _no_store(response: Response) -> Response:
+    """Pages reached by a secret link are nobody's business but the participant's: no
+    caching, no Referer leaking the token to the links on the page."""
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@bp.route("/events/<slug:slug>/register", methods=["GET", "POST"])
+def register(slug: str):
+    event = events.published_event(slug)
+    invitation_token = request.values.get("invitation") or None
+    invitation = None
+    state = registration.window_state(event)
+    if event.invitation_only or invitation_token:
+        if not invitation_token:
+            return render_template("registration/closed.html", event=event,
+                                   reason="invitation"), 403
+        invitation = registration.valid_invitation(event, invitation_token)  # 403 if forged
+    if state != "open":
+        return render_template("registration/closed.html", event=event, reason=state), 403
+
+    prefill = {}
+    if invitation is not None:
+        prefill = {"email": invitation.email, "name": invitation.name or ""}
+    elif current_user.is_authenticated:
+        prefill = {"email": current_user.email, "name": current_user.name,
+                   "country": current_user.country or ""}
+    form = registration_form(event, data=prefill if request.method == "GET" else None)
+    if invitation is not None:
+        form.invitation.data = invitation_token
+    status = 200
+    if form.validate_on_submit():
+        user = current_user if current_user.is_authenticated else None
+        try:
+            outcome = registration.register(
+                event, form.to_input(str(get_locale() or "en")), user=user,
+                invitation_token=invitation_token)
+        except ServiceError as exc:
+            flash(exc.message, "error")
+            status = exc.status_code
+        else:
+            return redirect(url_for("registration.page", token=outcome.token, new=1))
+    elif request.method == "POST":
+        status = 400
+    return render_template("registration/form.html", event=event, form=form,
+                           counts=registration.counts(event), invitation=invitation), status
+
+
+@bp.get("/r/<token>")
+def page(token: str):
+    found = registration.registration_by_token(token)
+    qr = None
+    if found.status == "confirmed" and found.mode == "in_person":
+        qr = tickets.qr_svg_data_uri(found.ticket_code)
+    response = render_template(
+        "registration/page.html", registration=found, event=found.event, token=token, qr=qr,
+        action=ActionForm(), just_registered=request.args.get("new") == "1",
+        closes_at=registration.registration_closes_at(found.event),
+    )
+    return _no_store(Response(response))
+
+
+@bp.post("/r/<token>/cancel")
+def cancel(token: str):
+    found = registration.registration_by_token(token)
+    if not ActionForm().validate_on_submit():
+        abort(400)
+    registration.cancel(found.id, actor=None, by_participant=True)
+    flash(_("Your registration is cancelled. We have sent you a confirmation."), "success")
+    return redirect(url_for("registration.page", token=token))
+
+
+@bp.get("/r/<token>/calendar.ics")
+def calendar_file(token: str):
+    found = registration.registration_by_token(token)
+    body = calendar.event_calendar(
+        found.event, url=url_for("public.event", slug=found.event.slug, _external=True))
+    return _no_store(Response(body, mimetype="text/calendar", headers={
+        "Content-Disposition": f'attachment; filename="{found.event.slug}.ics"'}))
+
+
+@bp.get("/account/registrations/<id:registration_id>")
+@login_required
+def mine(registration_id: int):
+    """From the account page to a registration page, without keeping raw tokens anywhere."""
+    token = registration.token_for_owner(current_user, registration_id)
+    return redirect(url_for("registration.page", token=token))
