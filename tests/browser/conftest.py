@@ -38,12 +38,6 @@ LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1", "[::1]"}
 NOT_INHERITED = ("DATABASE_URL", "REDIS_URL", "SMTP_URL", "EVENTSYS_ENV", "SECRET_KEY",
                  "FILES_DIR", "SITE_NAME", "MAIL_FROM", "SESSION_COOKIE_SECURE")
 
-# Known application issue, reported and pinned by ``test_favicon_is_served`` (strict xfail):
-# no page links an icon and /favicon.ico is 404, so Chromium logs a console error for the
-# favicon request of every page. Only that one line is excused here.
-def _is_favicon_404(error: ConsoleError) -> bool:
-    return (urlsplit(error.source).path == "/favicon.ico"
-            and "responded with a status of 404" in error.text)
 
 _server_log: Path | None = None
 
@@ -160,8 +154,6 @@ class PageProblems:
         allowed = list(self.allowed)
         left = []
         for error in self.console_errors:
-            if _is_favicon_404(error):
-                continue
             match = next((a for a in allowed if a in error.text), None)
             if match is None:
                 left.append(error)

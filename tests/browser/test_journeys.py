@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 import time
 
-import pytest
 from playwright.sync_api import expect
 
 from tests.browser.conftest import login
@@ -117,10 +116,6 @@ def test_bad_login_shows_error_with_status_400(page, problems):
         expect(page.get_by_role("button", name="Log out")).to_have_count(0)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "app issue: no <link rel=icon> and /favicon.ico is 404, so every page logs a console "
-    "error in Chromium; conftest excuses only that line. Remove this mark and the excuse "
-    "(_is_favicon_404) once the app serves an icon."))
 def test_favicon_is_served(page):
     page.goto("/")
     declared = page.locator("link[rel~='icon']").count()
