@@ -527,6 +527,37 @@ def counts(event: Event) -> list[ModeCount]:
     return [result[m] for m in sorted(result, key=ATTENDANCE_MODES.index)]
 
 
+def of_event(event: Event, registration_id: int) -> Registration:
+    found = db.session.get(Registration, registration_id)
+    if found is None or found.event_id != event.id:
+        raise NotFound(_("There is no such registration."))
+    return found
+
+
+def ids_of_event(event: Event, ids: Iterable[int]) -> list[int]:
+    """Keep only ids that belong to this event: a form can be edited to name any id."""
+    ids = list(ids)[:5000]
+    return list(db.session.scalars(select(Registration.id).where(
+        Registration.event_id == event.id, Registration.id.in_(ids))))
+
+
+def cancel_many(registration_ids: Iterable[int], *, actor: User | None,
+                reason: str | None = None) -> int:
+    done = 0
+    for registration_id in sorted(set(registration_ids)):
+        try:
+            cancel(registration_id, actor=actor, by_participant=False, reason=reason)
+        except Conflict:
+            continue
+        done += 1
+    return done
+
+
+def invitations_of(event: Event) -> list[Invitation]:
+    return list(db.session.scalars(select(Invitation).where(Invitation.event_id == event.id)
+                                   .order_by(Invitation.created_at.desc())))
+
+
 def registrations_of(user: User) -> list[Registration]:
     return list(db.session.scalars(
         select(Registration).where(Registration.user_id == user.id)
@@ -574,3 +605,42 @@ def _mail_status(registration: Registration, token: str | None, what: str) -> No
         context=_mail_context(registration, token), attachments=attachments or None,
     )
 
+
+
+# Settings -------------------------------------------------------------------------------
+
+@dataclass
+class RegistrationSettings:
+    opens_at: datetime | None
+    closes_at: datetime | None
+    approval: str
+    invitation_only: bool
+    waitlist_enabled: bool
+    online_url: str | None
+    capacities: dict[str, int | None]
+
+
+def update_settings(event: Event, settings: RegistrationSettings, *,
+                    actor: User | None) -> list[Registration]:
+    """Save the registration settings; places added by a larger capacity go to those
+    waiting, at once."""
+    if settings.approval not in ("open", "application"):
+        raise ServiceError(_("Unknown kind of registration."))
+    if settings.opens_at and settings.closes_at and settings.closes_at <= settings.opens_at:
+        raise ServiceError(_("Registration must close after it opens."))
+    url = (settings.online_url or "").strip() or None
+    if url and (not url.startswith(("https://", "http://")) or len(url) > 500
+                or has_control_chars(url) or " " in url):
+        raise ServiceError(_("The joining link must be a web address (https://...)."))
+    event.registration_opens_at = settings.opens_at
+    event.registration_closes_at = settings.closes_at
+    event.approval = settings.approval
+    event.invitation_only = settings.invitation_only
+    event.waitlist_enabled = settings.waitlist_enabled
+    event.online_url = url
+    audit.record("event.registration_settings", actor=actor, event_id=event.id,
+                 approval=settings.approval, invitation_only=settings.invitation_only,
+                 waitlist=settings.waitlist_enabled)
+    db.session.flush()
+    db.session.commit()
+    return set_capacities(event, settings.capacities, actor=actor)

@@ -56,7 +56,14 @@ class IdConverter(IntegerConverter):
 
 
 def init_web(app: Flask) -> None:
-    from eventsys.web import admin, auth, manage, public, registration
+    from eventsys.web import (
+        admin,
+        auth,
+        manage,
+        manage_registration,  # noqa: F401  (its routes join manage.bp)
+        public,
+        registration,
+    )
 
     app.url_map.converters["slug"] = SlugConverter
     app.url_map.converters["id"] = IdConverter

@@ -17,7 +17,7 @@ from eventsys.forms.accounts import (
     ResetPasswordForm,
     SignupForm,
 )
-from eventsys.services import accounts
+from eventsys.services import accounts, registration
 from eventsys.services.errors import ServiceError, Throttled
 
 bp = Blueprint("auth", __name__)
@@ -144,4 +144,5 @@ def account():
                 return redirect(url_for("auth.account"))
         else:
             status = 400
-    return render_template("auth/account.html", profile=profile, password=password), status
+    return render_template("auth/account.html", profile=profile, password=password,
+                           registrations=registration.registrations_of(current_user)), status
