@@ -98,10 +98,11 @@ def _sqlite_pragmas(dbapi_connection, connection_record):
 
 @sa_event.listens_for(Engine, "begin")
 def _sqlite_begin(conn):
-    """A transaction that will take a place (see services/locking.py) begins IMMEDIATE: it
-    holds SQLite's write lock from its first statement, so two of them queue instead of
-    both reading "one place left" and one failing on upgrade to a writer."""
-    if conn.dialect.name != "sqlite":
-        return
-    immediate = conn.get_execution_options().get("sqlite_begin_immediate")
-    conn.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+    """Every SQLite transaction begins IMMEDIATE, holding the write lock from its first
+    statement. SQLite has one writer at a time anyway; what this buys is that writers
+    queue (busy_timeout) instead of failing: a transaction that read first and writes
+    later would otherwise fail at once ("database is locked") whenever another writer,
+    such as the embedded worker, committed in between. The cost, that transactions run
+    one after another, is fine on the laptop setup SQLite serves."""
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN IMMEDIATE")

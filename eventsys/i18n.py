@@ -13,8 +13,10 @@ from pathlib import Path
 from zoneinfo import ZoneInfo
 
 from babel import Locale
+from babel.dates import format_date as babel_format_date
 from babel.dates import format_datetime as babel_format_datetime
 from babel.dates import format_interval
+from babel.dates import format_time as babel_format_time
 from flask import Flask
 from flask_babel import format_date, format_datetime, get_locale
 
@@ -82,9 +84,15 @@ def init_app(app: Flask) -> None:
         return format_datetime(value, fmt)
 
     app.jinja_env.globals["get_locale"] = get_locale
-    def _datetime_in(value: datetime, tz: str, fmt: str = "medium") -> str:
-        """A moment as the clock shows it in ``tz`` (the event's zone, not the reader's)."""
-        return babel_format_datetime(value, fmt, tzinfo=ZoneInfo(tz), locale=get_locale() or "en")
+    def _datetime_in(value: datetime, tz: str, fmt: str | None = None) -> str:
+        """A moment as the clock shows it in ``tz`` (the event's zone, not the reader's):
+        date and minutes in the reader's language, or Babel's ``fmt`` ('short'...)."""
+        locale = get_locale() or "en"
+        if fmt is None:
+            local = value.astimezone(ZoneInfo(tz))
+            return (f"{babel_format_date(local, 'medium', locale=locale)} "
+                    f"{babel_format_time(local, 'short', tzinfo=local.tzinfo, locale=locale)}")
+        return babel_format_datetime(value, fmt, tzinfo=ZoneInfo(tz), locale=locale)
 
     app.jinja_env.filters["datetime_in"] = _datetime_in
     app.jinja_env.filters["country"] = _country

@@ -4,9 +4,8 @@ Places are counted in one row per event and attendance mode (``mode_capacity``).
 place is a single conditional UPDATE on that row (``confirmed < capacity``); releasing one
 is the reverse. On PostgreSQL the UPDATE's row lock serialises the writers of one mode and
 nothing else: the forum's online places and its room places never wait for each other,
-nor do two events. SQLite has one writer at a time anyway; there the transaction must
-begin IMMEDIATE (holding the write lock from the start), or two transactions that both
-read first would deadlock on the upgrade and one would fail instead of waiting.
+nor do two events. SQLite has one writer at a time, and every SQLite transaction begins
+IMMEDIATE (see ``eventsys/__init__.py``), so there the whole transaction is the lock.
 
 The lock is held from the UPDATE to the commit, so callers take the place as late as
 possible in their transaction and commit soon after.
@@ -18,22 +17,6 @@ from sqlalchemy import update
 from sqlalchemy.orm import Session
 
 from eventsys.models import ModeCapacity
-
-
-def begin_write(session) -> None:
-    """Start the transaction that will take or release places.
-
-    Call it before reading anything the decision depends on. A read-only transaction
-    already under way (the view loaded the event) is ended first; pending changes would be
-    a programming error, so they are refused rather than committed by surprise."""
-    if session.get_bind().dialect.name != "sqlite":
-        return
-    session = session() if callable(session) else session  # a scoped_session: its Session
-    if session.new or session.dirty or session.deleted:
-        raise RuntimeError("begin_write() with unsaved changes in the session")
-    if session.in_transaction():
-        session.commit()
-    session.connection(execution_options={"sqlite_begin_immediate": True})
 
 
 def take_place(session: Session, event_id: int, mode: str) -> bool:

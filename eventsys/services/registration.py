@@ -267,8 +267,6 @@ def register(event: Event, data: RegistrationInput, *, user: User | None = None,
     event_id = event.id
     needs_approval = event.approval == "application" and not (
         invitation is not None and invitation.skip_approval)
-    locking.begin_write(db.session)
-    event = db.session.get(Event, event_id)
     registration = Registration(
         event_id=event.id, user_id=user.id if user else None,
         invitation_id=invitation.id if invitation else None,
@@ -368,7 +366,6 @@ def promote_from_waitlist(event_id: int, mode: str) -> list[Registration]:
 
 def cancel(registration_id: int, *, actor: User | None, by_participant: bool,
            reason: str | None = None) -> Registration:
-    locking.begin_write(db.session)
     registration = _locked(registration_id)
     if registration.status in ("cancelled", "declined"):
         db.session.rollback()
@@ -390,7 +387,6 @@ def approve(registration_ids: Iterable[int], *, actor: User | None) -> dict[str,
     """Approve pending registrations: confirmed while places last, then waitlisted (or
     left pending when the list is off)."""
     counts = {"confirmed": 0, "waitlisted": 0, "full": 0, "skipped": 0}
-    locking.begin_write(db.session)
     for registration_id in sorted(set(registration_ids)):
         registration = _locked(registration_id)
         if registration.status != "pending":
@@ -419,7 +415,6 @@ def decline(registration_ids: Iterable[int], *, actor: User | None,
     if has_control_chars(reason):
         raise ServiceError(_("Some text contains characters that are not allowed."))
     declined = 0
-    locking.begin_write(db.session)
     for registration_id in sorted(set(registration_ids)):
         registration = _locked(registration_id)
         if registration.status not in ("pending", "waitlisted"):
@@ -436,7 +431,6 @@ def decline(registration_ids: Iterable[int], *, actor: User | None,
 
 def move_mode(registration_id: int, mode: str, *, actor: User | None) -> Registration:
     """Move a registration to the other attendance mode, keeping or queueing its place."""
-    locking.begin_write(db.session)
     registration = _locked(registration_id)
     event = registration.event
     if mode not in event.modes or mode not in ATTENDANCE_MODES:
@@ -473,7 +467,6 @@ def set_capacities(event: Event, capacities: dict[str, int | None], *,
         if mode not in event.modes or (capacity is not None and not 0 <= capacity <= 1_000_000):
             raise ServiceError(_("Places must be a number from 0, or empty for no limit."))
     event_id = event.id
-    locking.begin_write(db.session)
     promoted: list[Registration] = []
     for mode, capacity in capacities.items():
         ensure_capacity_rows(event_id, (mode,))

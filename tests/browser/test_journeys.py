@@ -150,7 +150,9 @@ def test_password_reset_end_to_end(new_page, server, artifacts, problems):
         visitor.get_by_role("button", name="Send me a link").click()
     expect(visitor.locator("main")).to_contain_text("organiser@example.org")
 
-    admin = new_page()
+    # Tall enough that the HTML part's iframe is on screen: headless Chromium leaves a
+    # sandboxed (out-of-process) frame below the fold blank in a full-page screenshot.
+    admin = new_page(viewport={"width": 1280, "height": 1700})
     login(admin, "admin@example.org")
     row = _find_reset_mail(admin, "organiser@example.org")
     with admin.expect_navigation():
@@ -158,6 +160,9 @@ def test_password_reset_end_to_end(new_page, server, artifacts, problems):
     expect(admin).to_have_url(re.compile(r"/admin/mail/\d+$"))
     expect(admin.locator("article.mail .status")).to_have_text("sent")
     text = admin.locator("pre.mail-text").inner_text()
+    html_part = admin.frame_locator("iframe.mail-html")
+    expect(html_part.get_by_role("link", name="Choose a new password")).to_be_visible()
+    expect(html_part.locator("body")).to_contain_text("Hello Li Na")
     admin.screenshot(path=artifacts / "admin-mail-message.png", full_page=True)
     urls = re.findall(r"https?://\S+/password/reset/\S+", text)
     assert len(urls) == 1, text

@@ -22,6 +22,18 @@ def _queue(key="k1", to="ana@example.org", name="Ana", commit=True):
     return new_id
 
 
+def deliver(ids):
+    """As a worker calls it: with no transaction of the caller open (on SQLite an open one
+    holds the write lock that delivery, on its own connection, needs)."""
+    db.session.commit()
+    return messaging.deliver(ids)
+
+
+def sweep():
+    db.session.commit()
+    return messaging.sweep()
+
+
 def _count(**where) -> int:
     query = select(func.count()).select_from(OutboxMessage)
     for key, value in where.items():
@@ -71,12 +83,12 @@ def test_queueing_is_idempotent_by_dedupe_key(app, no_autodeliver):
 
 def test_smtp_delivery_over_one_connection_and_never_twice(app, smtp, no_autodeliver):
     ids = [_queue(f"k{n}", to=f"p{n}@example.org") for n in range(5)]
-    report = messaging.deliver(ids)
+    report = deliver(ids)
     assert report.sent == 5
     assert smtp.handler.connections == 1  # one SMTP session for the whole batch
-    again = messaging.deliver(ids)  # a task delivered twice
+    again = deliver(ids)  # a task delivered twice
     assert again.claimed == 0
-    assert messaging.sweep().claimed == 0  # and the sweep finds nothing left
+    assert sweep().claimed == 0  # and the sweep finds nothing left
     received = smtp.handler.message_ids()
     assert len(received) == 5 == len(set(received))
     stored = set(db.session.scalars(select(OutboxMessage.message_id)))
@@ -92,7 +104,7 @@ def test_concurrent_deliveries_claim_each_message_once(app, smtp, no_autodeliver
     def run():
         with flask_app.app_context():
             barrier.wait()
-            messaging.deliver(ids)
+            deliver(ids)
 
     threads = [threading.Thread(target=run) for _ in range(3)]
     for thread in threads:
@@ -107,15 +119,15 @@ def test_concurrent_deliveries_claim_each_message_once(app, smtp, no_autodeliver
 def test_temporary_failure_retries_later_then_sends_once(app, smtp, no_autodeliver):
     smtp.handler.busy_replies = 1
     new_id = _queue()
-    report = messaging.deliver([new_id])
+    report = deliver([new_id])
     assert report.retrying == 1 and smtp.handler.message_ids() == []
     message = db.session.get(OutboxMessage, new_id)
     assert message.status == "pending" and "421" in message.last_error
     assert message.next_attempt_at > utcnow() + timedelta(seconds=20)
-    assert messaging.sweep().claimed == 0  # not due yet
+    assert sweep().claimed == 0  # not due yet
     db.session.execute(OutboxMessage.__table__.update().values(next_attempt_at=utcnow()))
     db.session.commit()
-    assert messaging.sweep().sent == 1
+    assert sweep().sent == 1
     assert len(smtp.handler.message_ids()) == 1
 
 
@@ -123,7 +135,7 @@ def test_permanent_failure_is_recorded_and_the_rest_go(app, smtp, no_autodeliver
     smtp.handler.reject["bad@example.org"] = "550 5.1.1 No such user"
     ids = [_queue("a", to="good1@example.org"), _queue("b", to="bad@example.org"),
            _queue("c", to="good2@example.org")]
-    report = messaging.deliver(ids)
+    report = deliver(ids)
     assert (report.sent, report.failed) == (2, 1)
     failed = db.session.get(OutboxMessage, ids[1])
     assert failed.status == "failed" and "550" in failed.last_error
@@ -134,7 +146,7 @@ def test_permanent_failure_is_recorded_and_the_rest_go(app, smtp, no_autodeliver
 def test_unreachable_server_keeps_messages_for_later(app, no_autodeliver):
     app.config["SMTP_URL"] = "smtp://127.0.0.1:1"
     new_id = _queue()
-    assert messaging.deliver([new_id]).retrying == 1
+    assert deliver([new_id]).retrying == 1
     assert db.session.get(OutboxMessage, new_id).status == "pending"
 
 
@@ -142,10 +154,10 @@ def test_gives_up_after_max_attempts(app, no_autodeliver):
     app.config["SMTP_URL"] = "smtp://127.0.0.1:1"
     app.config["OUTBOX_MAX_ATTEMPTS"] = 2
     new_id = _queue()
-    messaging.deliver([new_id])
+    deliver([new_id])
     db.session.execute(OutboxMessage.__table__.update().values(next_attempt_at=utcnow()))
     db.session.commit()
-    assert messaging.deliver([new_id]).failed == 1
+    assert deliver([new_id]).failed == 1
     assert "gave up" in db.session.get(OutboxMessage, new_id).last_error
 
 
@@ -154,13 +166,13 @@ def test_worker_that_died_holding_a_message_is_covered_by_the_lease(app, smtp, n
     db.session.execute(OutboxMessage.__table__.update().values(
         status="sending", lease_until=utcnow() - timedelta(seconds=1), attempts=1))
     db.session.commit()
-    assert messaging.sweep().sent == 1
+    assert sweep().sent == 1
     assert len(smtp.handler.message_ids()) == 1
 
 
 def test_header_injection_in_name_and_subject_is_neutralised(app, smtp, no_autodeliver):
     new_id = _queue(name="Eve\r\nBcc: victim@example.org\nX-Evil: 1")
-    messaging.deliver([new_id])
+    deliver([new_id])
     [received] = smtp.handler.messages
     assert received["Bcc"] is None and received["X-Evil"] is None
     assert "Eve" in received["To"]

@@ -73,6 +73,7 @@ def snapshot() -> dict[str, list[str]]:
 
 
 def count(model) -> int:
+    db.session.remove()  # end the shared session's transaction (on SQLite: its write lock)
     with db.engine.connect() as conn:
         return conn.scalar(select(func.count()).select_from(model))
 

@@ -23,6 +23,14 @@ def _wait_for(predicate, seconds=15.0):
     return False
 
 
+def _status() -> str | None:
+    """Read and end the transaction at once: on SQLite an open one holds the write lock
+    the worker needs to record the delivery."""
+    status = db.session.scalar(select(OutboxMessage.status))
+    db.session.rollback()
+    return status
+
+
 def test_embedded_worker_delivers_mail_to_files(database_url, tmp_path):
     app = create_app(base_config(tmp_path / "instance", database_url,
                                  CELERY={"task_always_eager": False, "broker_url": "memory://"}))
@@ -37,9 +45,7 @@ def test_embedded_worker_delivers_mail_to_files(database_url, tmp_path):
             assert _wait_for(lambda: any(mail_dir.glob("*.eml"))), "no mail file written"
             [path] = list(mail_dir.glob("*.eml"))
             assert b"/password/reset/" in path.read_bytes()
-            assert _wait_for(lambda: db.session.scalar(
-                select(OutboxMessage.status).execution_options(populate_existing=True)
-            ) == "sent")
+            assert _wait_for(lambda: _status() == "sent")
         finally:
             worker.stop()
             db.session.remove()
