@@ -12,13 +12,25 @@ from datetime import date, timedelta
 from sqlalchemy import select
 
 from eventsys.extensions import db
-from eventsys.models import Event, EventRole, Organisation, User
-from eventsys.services import accounts, events
+from eventsys.models import (
+    Event,
+    EventRole,
+    ModeCapacity,
+    Organisation,
+    Registration,
+    RegistrationQuestion,
+    User,
+)
+from eventsys.services import accounts, events, questions, tickets
 from eventsys.services.demo_data import (
+    AUDIENCE_NAMES,
     FORUM_DESCRIPTION,
+    FORUM_PEOPLE,
+    FORUM_QUESTIONS,
     ORGANISATIONS,
     WORKSHOP_DESCRIPTION,
     WORKSHOP_PARTICIPANTS,
+    WORKSHOP_QUESTIONS,
 )
 from eventsys.services.events import EventData, HostData, VenueData
 
@@ -152,6 +164,95 @@ def seed_demo(today: date) -> list[str]:
         _user(f"participant{index:02d}@example.org", name, password_hash=unusable,
               country=country, organisation=orgs[org_key])
     db.session.commit()
+
+    by_slug = {e.slug: e for e in db.session.scalars(select(Event))}
+    _registration_settings(by_slug)
+    report.append(_past_registrations(by_slug, orgs))
+    db.session.commit()
     report.append(f"accounts: {', '.join(staff)} (password {DEMO_PASSWORD!r}); "
                   f"{len(WORKSHOP_PARTICIPANTS)} participants participantNN@example.org")
     return report
+
+
+def _registration_settings(by_slug: dict[str, Event]) -> None:
+    """The upcoming editions: the forum open to all (60 seats in the room, a stream online),
+    the workshop by application for 26 places, each with its own questions."""
+    forum, workshop = by_slug["demo-forum"], by_slug["demo-workshop"]
+    if forum.online_url is None:
+        forum.online_url = "https://live.example.org/cisip-forum"
+        _set_capacity(forum, "in_person", 60)
+        _set_capacity(forum, "online", 1000)
+    if workshop.approval != "application":
+        workshop.approval = "application"
+        _set_capacity(workshop, "in_person", 26)
+    for event, wanted in ((forum, FORUM_QUESTIONS), (workshop, WORKSHOP_QUESTIONS)):
+        have = set(db.session.scalars(select(RegistrationQuestion.label).where(
+            RegistrationQuestion.event_id == event.id)))
+        for kind, label, required, choices in wanted:
+            if label not in have:
+                questions.add_question(event, kind=kind, label=label, help_text=None,
+                                       required=required, choices=choices or [], actor=None)
+
+
+def _set_capacity(event: Event, mode: str, capacity: int) -> None:
+    row = db.session.get(ModeCapacity, (event.id, mode))
+    row.capacity = capacity
+
+
+def _add_confirmed(event: Event, people: list[dict]) -> int:
+    """Past events' registrations, as they stood when the event took place."""
+    have = set(db.session.scalars(select(Registration.email).where(
+        Registration.event_id == event.id)))
+    added = 0
+    for person in people:
+        if person["email"] in have:
+            continue
+        db.session.add(Registration(event_id=event.id, status="confirmed",
+                                    ticket_code=tickets.new_ticket_code(), **person))
+        row = db.session.get(ModeCapacity, (event.id, person["mode"]))
+        row.confirmed += 1
+        added += 1
+    return added
+
+
+def _past_registrations(by_slug: dict[str, Event], orgs: dict[str, Organisation]) -> str:
+    workshop = by_slug["br-science-park-workshop-2019"]
+    participants = [
+        {"email": f"participant{i:02d}@example.org", "name": name, "name_native": native,
+         "country": country, "organisation_name": orgs[org].name, "mode": "in_person",
+         "job_title": "Science park manager"}
+        for i, (name, native, country, org) in enumerate(WORKSHOP_PARTICIPANTS, start=1)
+    ]
+    added = _add_confirmed(workshop, participants)
+
+    forum = by_slug["cisip-forum-2021"]
+    people = [
+        {"email": f"speaker.{key.replace('_', '.')}@example.org", "name": name,
+         "name_native": native, "country": orgs[org].country, "job_title": title,
+         "organisation_name": orgs[org].name,
+         "mode": "online" if key in ("amer_hashmi", "kanchana", "eduardo_correia",
+                                     "vijay_mishra") else "in_person"}
+        for key, (_hon, name, native, title, org) in FORUM_PEOPLE.items()
+    ]
+    countries = list(AUDIENCE_NAMES)
+    in_room = sum(1 for p in people if p["mode"] == "in_person")
+    online = len(people) - in_room
+    n = 0
+    while in_room < 60 or online < 379:
+        country = countries[n % len(countries)]
+        given, family = AUDIENCE_NAMES[country]
+        name = f"{given[n % len(given)]} {family[(n // len(given)) % len(family)]}"
+        mode = "in_person" if in_room < 60 and n % 7 == 0 else "online"
+        if mode == "online" and online >= 379:
+            mode = "in_person"
+        people.append({"email": f"forum2021.{n:03d}@example.org", "name": name,
+                       "country": country, "mode": mode})
+        in_room += mode == "in_person"
+        online += mode == "online"
+        n += 1
+    added += _add_confirmed(forum, people)
+    for event, capacities in ((forum, {"in_person": 60, "online": 400}),
+                              (workshop, {"in_person": 26})):
+        for mode, capacity in capacities.items():
+            _set_capacity(event, mode, capacity)
+    return f"past registrations added: {added}"

@@ -160,3 +160,35 @@ WORKSHOP_PROGRAMME_2019 = [
     (8, "09:00", 90, "lecture", "Cross-border cooperation between parks", "Nanning"),
     (9, "09:00", 90, "ceremony", "Closing ceremony and certificates", "Nanning"),
 ]
+
+# Given and family names to make the forum's audience (2021: about 60 in the room from
+# 10+ countries, 379 online). Invented; deterministic so seeding twice gives the same people.
+AUDIENCE_NAMES = {
+    "CN": (["Wei", "Fang", "Jun", "Li", "Min", "Hao", "Yan", "Lei"],
+           ["Wang", "Li", "Zhang", "Liu", "Chen", "Yang", "Zhao", "Huang"]),
+    "TH": (["Somchai", "Nok", "Anan", "Ploy"], ["Suksawat", "Chaiyaporn", "Wongsa", "Kittisak"]),
+    "MY": (["Aisyah", "Hafiz", "Mei Ling", "Ravi"], ["Abdullah", "Tan", "Lim", "Kumar"]),
+    "ID": (["Putri", "Agus", "Rina", "Bayu"], ["Wijaya", "Saputra", "Hidayat", "Pratama"]),
+    "RS": (["Marko", "Jelena", "Stefan", "Ana"], ["Nikolić", "Marković", "Ilić", "Đorđević"]),
+    "PK": (["Usman", "Sana", "Bilal", "Hira"], ["Ahmed", "Malik", "Raza", "Iqbal"]),
+    "HU": (["Péter", "Katalin", "Balázs", "Zsófia"], ["Nagy", "Tóth", "Horváth", "Varga"]),
+    "GE": (["Levan", "Tamar", "Davit", "Mariam"],
+           ["Gelashvili", "Lomidze", "Tsiklauri", "Kvaratskhelia"]),
+    "BR": (["Lucas", "Mariana", "Rafael", "Beatriz"], ["Silva", "Souza", "Oliveira", "Pereira"]),
+    "EG": (["Omar", "Nour", "Karim", "Yasmin"], ["Hassan", "Mahmoud", "Ibrahim", "Mostafa"]),
+}
+
+WORKSHOP_QUESTIONS = [
+    # kind, label, required, choices
+    ("organisation", "Your science park or institution", True, None),
+    ("long_text", "What would you like to learn in the workshop?", True, None),
+    ("multiple_choice", "Field trips you would like to join", False,
+     ["Zhongguancun Science Park (Beijing)", "Nanning High-tech Zone"]),
+    ("single_choice", "Dietary needs", True, ["None", "Halal", "Vegetarian", "Other"]),
+    ("checkbox", "I can attend the whole programme, in Beijing and in Nanning", True, None),
+]
+
+FORUM_QUESTIONS = [
+    ("single_choice", "Which part interests you most?", False,
+     ["Keynotes", "Company presentations", "Roundtable", "Report release"]),
+]

@@ -37,6 +37,19 @@ def test_seed_demo_builds_the_real_events_and_is_idempotent(app):
     assert len(participants) == 26
     assert len({p.country for p in participants}) == 11
 
+    from eventsys.services import registration
+
+    forum_counts = {c.mode: c for c in registration.counts(forum)}
+    assert forum_counts["in_person"].confirmed == 60
+    assert forum_counts["online"].confirmed == 379
+    workshop_counts = registration.counts(workshop)
+    assert [(c.mode, c.confirmed, c.capacity) for c in workshop_counts] == [
+        ("in_person", 26, 26)]
+    upcoming_workshop = events["demo-workshop"]
+    assert upcoming_workshop.approval == "application" and len(upcoming_workshop.questions) == 5
+    assert registration.window_state(upcoming_workshop) == "open"
+    assert events["demo-forum"].online_url.startswith("https://")
+
     admin = accounts.authenticate("admin@example.org", demo.DEMO_PASSWORD, "127.0.0.1")
     assert admin.is_admin
     organiser = accounts.find_user("organiser@example.org")
