@@ -261,28 +261,35 @@ def register(event: Event, data: RegistrationInput, *, user: User | None = None,
 
     existing = db.session.scalar(select(Registration).where(
         Registration.event_id == event.id, Registration.email == data.email))
-    if existing is not None:
+    if existing is not None and existing.status != "cancelled":
         _already_registered(existing)
 
-    event_id = event.id
     needs_approval = event.approval == "application" and not (
         invitation is not None and invitation.skip_approval)
-    registration = Registration(
-        event_id=event.id, user_id=user.id if user else None,
-        invitation_id=invitation.id if invitation else None,
-        email=data.email, name=data.name, name_native=data.name_native,
-        organisation_name=data.organisation_name, country=data.country,
-        job_title=data.job_title, locale=data.locale, mode=data.mode,
-        answers=data.answers or None, status="pending",
-        ticket_code=tickets.new_ticket_code(),
-    )
-    db.session.add(registration)
+    details = {
+        "user_id": user.id if user else None,
+        "invitation_id": invitation.id if invitation else None,
+        "name": data.name, "name_native": data.name_native,
+        "organisation_name": data.organisation_name, "country": data.country,
+        "job_title": data.job_title, "locale": data.locale, "mode": data.mode,
+        "answers": data.answers or None, "status": "pending", "decision_reason": None,
+        # A new round: the back of the waiting list, and its own emails (dedupe keys).
+        "created_at": utcnow(),
+    }
+    if existing is not None:  # cancelled earlier: the same row registers again
+        registration = existing
+        for key, value in details.items():
+            setattr(registration, key, value)
+    else:
+        registration = Registration(event_id=event.id, email=data.email,
+                                    ticket_code=tickets.new_ticket_code(), **details)
+        db.session.add(registration)
     try:
         db.session.flush()
     except IntegrityError:  # the same address, a moment ago, in another request
         db.session.rollback()
         existing = db.session.scalar(select(Registration).where(
-            Registration.event_id == event_id, Registration.email == data.email))
+            Registration.event_id == event.id, Registration.email == data.email))
         _already_registered(existing)
     if invitation is not None:
         invitation = db.session.get(Invitation, invitation.id)
@@ -591,8 +598,10 @@ def _mail_status(registration: Registration, token: str | None, what: str) -> No
             attachments.append(messaging.Attachment(
                 "ticket.png", "image/png", tickets.qr_png(registration.ticket_code)))
     suffix = f":{registration.mode}:{secrets.token_hex(4)}" if what == "moved" else ""
+    round_ = int(registration.created_at.timestamp() * 1000)  # a new round after re-registering
     messaging.queue_mail(
-        kind=f"registration_{what}", dedupe_key=f"registration:{registration.id}:{what}{suffix}",
+        kind=f"registration_{what}",
+        dedupe_key=f"registration:{registration.id}:{round_}:{what}{suffix}",
         to_email=registration.email, to_name=registration.name,
         template=f"registration_{what}", locale=registration.locale, event_id=event.id,
         context=_mail_context(registration, token), attachments=attachments or None,

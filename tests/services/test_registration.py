@@ -309,3 +309,16 @@ def test_capacity_is_never_exceeded_under_concurrency(app, make_event, database_
     assert count(Registration, event_id=event.id) == (n if waitlist else 10)
     assert db.session.get(ModeCapacity, (event.id, "in_person")).confirmed == 10
     assert count(OutboxMessage, kind="registration_confirmed") == 10
+
+
+def test_cancelled_participant_can_register_again_at_the_back_of_the_list(forum):
+    first = reg.register(forum, person(1)).registration
+    reg.register(forum, person(2))
+    reg.register(forum, person(3))  # waiting
+    reg.cancel(first.id, actor=None, by_participant=True)  # p3 promoted
+    again = reg.register(forum, person(1, mode="in_person")).registration
+    assert again.id == first.id and again.status == "waitlisted"
+    assert [m.to_email for m in mails("registration_waitlisted")] == [
+        "p3@example.org", "p1@example.org"]
+    with pytest.raises(AlreadyRegistered):
+        reg.register(forum, person(1))
