@@ -79,7 +79,8 @@ def _question_field(question: RegistrationQuestion):
                                       validators=[Optional()], **kw)
         case "checkbox":
             return BooleanField(question.label,
-                                validators=[DataRequired()] if question.required else [], **kw)
+                                validators=[DataRequired(message=_l("Please tick this box."))]
+                                if question.required else [], **kw)
         case "country":
             return SelectField(question.label, choices=fields.countries(blank=""),
                                validators=required if question.required else [Optional()], **kw)

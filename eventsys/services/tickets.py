@@ -3,7 +3,8 @@
 A ticket code is 12 characters from an alphabet without look-alikes (no 0/O, 1/I/L, U),
 about 59 random bits: short enough to read out or type at a check-in desk, far too many to
 guess. The QR code carries the same code and nothing else, so a scan and a typed code take
-the same path at check-in.
+the same path at check-in. Always a regular QR code: segno would pick Micro QR for so
+short a text, and phone cameras and most scanners cannot read Micro QR.
 """
 
 from __future__ import annotations
@@ -36,12 +37,12 @@ def normalise_ticket_code(text: str) -> str:
 def qr_svg_data_uri(payload: str) -> str:
     """An inline image for pages (the CSP allows data: images, not remote ones)."""
     buffer = io.BytesIO()
-    segno.make(payload, error="m").save(buffer, kind="svg", scale=6, border=2,
+    segno.make(payload, error="m", micro=False).save(buffer, kind="svg", scale=6, border=2,
                                          xmldecl=False, svgns=True)
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode()
 
 
 def qr_png(payload: str, scale: int = 8) -> bytes:
     buffer = io.BytesIO()
-    segno.make(payload, error="m").save(buffer, kind="png", scale=scale, border=2)
+    segno.make(payload, error="m", micro=False).save(buffer, kind="png", scale=scale, border=2)
     return buffer.getvalue()

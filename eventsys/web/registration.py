@@ -78,10 +78,16 @@ def page(token: str):
     return _no_store(Response(response))
 
 
-@bp.post("/r/<token>/cancel")
+@bp.route("/r/<token>/cancel", methods=["GET", "POST"])
 def cancel(token: str):
+    """GET asks "are you sure?"; only the POST (with its CSRF token) cancels."""
     found = registration.registration_by_token(token)
-    if not ActionForm().validate_on_submit():
+    form = ActionForm()
+    if request.method == "GET":
+        return _no_store(Response(render_template(
+            "registration/cancel.html", registration=found, event=found.event, token=token,
+            form=form)))
+    if not form.validate_on_submit():
         abort(400)
     registration.cancel(found.id, actor=None, by_participant=True)
     flash(_("Your registration is cancelled. We have sent you a confirmation."), "success")

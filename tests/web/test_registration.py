@@ -57,7 +57,9 @@ def test_waitlist_then_cancel_promotes(client, app, forum):
     submit(app.test_client(), "/events/forum/register", form(2))
     assert count(status="waitlisted") == 1
     token = first.split("/r/")[1].split("?")[0]
-    response = submit(client, f"/r/{token}/cancel", {}, page=f"/r/{token}")
+    confirm = client.get(f"/r/{token}/cancel")  # GET only asks
+    assert confirm.status_code == 200 and count(status="cancelled") == 0
+    response = submit(client, f"/r/{token}/cancel", {})
     assert response.status_code == 302
     assert count(status="cancelled") == 1 and count(status="confirmed") == 1
     assert db.session.scalar(select(func.count()).select_from(OutboxMessage).where(
