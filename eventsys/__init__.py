@@ -46,7 +46,8 @@ def create_app(test_config: dict | None = None) -> Flask:
     babel.init_app(app, locale_selector=web.select_locale, timezone_selector=web.select_timezone)
     i18n.init_app(app)
 
-    import eventsys.models  # noqa: F401  (register every table with the metadata)
+    import eventsys.models
+    import eventsys.services.registration  # noqa: F401  (registers its mail context builders)
     from eventsys.services import messaging
     from eventsys.tasks import init_celery
 

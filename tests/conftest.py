@@ -161,6 +161,35 @@ def submit(client, url: str, data: dict, *, page: str | None = None,
     return client.post(url, data={**data, field: csrf_from(html, field)}, **kwargs)
 
 
+# Mail as its recipient reads it ------------------------------------------------------------
+
+def delivered(to: str | None = None) -> list:
+    """Messages delivered to files so far (the embedded default's mail sink), oldest first.
+    The outbox keeps no live links once a message is sent; the delivered copy does."""
+    from email import policy
+    from email.parser import BytesParser
+
+    from flask import current_app
+
+    found = []
+    for path in sorted(Path(current_app.config["MAIL_DIR"]).glob("*.eml")):
+        with path.open("rb") as handle:
+            message = BytesParser(policy=policy.default).parse(handle)
+        if to is None or to in message["To"]:
+            found.append(message)
+    return found
+
+
+def text_of(message) -> str:
+    return message.get_body(("plain",)).get_content()
+
+
+def last_text(to: str | None = None, containing: str = "") -> str:
+    texts = [text_of(m) for m in delivered(to) if containing in text_of(m)]
+    assert texts, f"no delivered mail to {to} containing {containing!r}"
+    return texts[-1]
+
+
 # Objects built through the services -------------------------------------------------------
 
 PASSWORD = "correct horse battery"

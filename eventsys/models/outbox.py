@@ -33,8 +33,13 @@ class OutboxMessage(db.Model):
     )
     to_email: Mapped[str] = mapped_column(String(254))
     to_name: Mapped[str | None] = mapped_column(String(200))
-    subject: Mapped[str] = mapped_column(String(300))
-    body_text: Mapped[str] = mapped_column(Text)
+    # What to render, in whose language: the worker renders, not the request that queued.
+    template: Mapped[str | None] = mapped_column(String(100))
+    context: Mapped[dict | None] = mapped_column(JSON)
+    locale: Mapped[str | None] = mapped_column(String(10))
+    # Filled in when rendered; secrets (links with tokens) are removed once sent.
+    subject: Mapped[str | None] = mapped_column(String(300))
+    body_text: Mapped[str | None] = mapped_column(Text)
     body_html: Mapped[str | None] = mapped_column(Text)
     # [{"filename", "content_type", "data" (base64)}]: small files only (tickets, .ics).
     attachments: Mapped[list | None] = mapped_column(JSON)

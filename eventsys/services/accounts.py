@@ -231,6 +231,7 @@ def request_password_reset(email: str) -> None:
             "reset_url": messaging.external_url("auth.reset_password", token=token),
             "hours": current_app.config["PASSWORD_RESET_HOURS"],
         },
+        secrets_in_context=("reset_url",),
     )
     audit.record("user.password_reset_requested", target=user)
     db.session.commit()

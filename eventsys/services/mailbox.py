@@ -15,7 +15,7 @@ from sqlalchemy import func, select
 from eventsys.extensions import db
 from eventsys.models import OUTBOX_STATUSES, OutboxMessage
 from eventsys.services.errors import NotFound
-from eventsys.services.messaging import mail_file_name
+from eventsys.services.messaging import mail_file_name, render
 
 PAGE_SIZE = 50
 
@@ -70,14 +70,18 @@ def show_message(message_id: int) -> ShownMessage:
     message = db.session.get(OutboxMessage, message_id)
     if message is None:
         raise NotFound(_("There is no such message."))
-    parsed = _read_file(message)
+    parsed = _read_file(message) if message.status == "sent" else None
     if parsed is None:
+        subject, text, html = message.subject, message.body_text, message.body_html
+        if text is None:  # not rendered yet: show what it will be
+            rendered = render(message, db.session)
+            subject, text, html = rendered.subject, rendered.body_text, rendered.body_html
         return ShownMessage(
             message=message,
-            headers=[("To", message.to_email), ("Subject", message.subject),
+            headers=[("To", message.to_email), ("Subject", subject or ""),
                      ("Message-ID", message.message_id)],
-            text=message.body_text,
-            html=message.body_html,
+            text=text,
+            html=html,
             from_file=False,
         )
     text_part = parsed.get_body(preferencelist=("plain",))

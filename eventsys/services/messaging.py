@@ -13,12 +13,13 @@ import logging
 import random
 import re
 import secrets
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 
-from flask import Flask, current_app, render_template, url_for
+from flask import Flask, current_app, url_for
 from flask_babel import force_locale
 from sqlalchemy import and_, or_, select, true, update
 from sqlalchemy import event as sa_event
@@ -71,6 +72,22 @@ class Attachment:
                 "data": base64.b64encode(self.data).decode()}
 
 
+ContextBuilder = Callable[[Session, dict], tuple[dict, list[Attachment]]]
+_CONTEXT_BUILDERS: dict[str, ContextBuilder] = {}
+REMOVED = "[link removed after sending]"
+
+
+def context_builder(template: str) -> Callable[[ContextBuilder], ContextBuilder]:
+    """Register how a template's stored context (ids, plain values) becomes the full
+    context and attachments at render time, in the worker."""
+
+    def register(builder: ContextBuilder) -> ContextBuilder:
+        _CONTEXT_BUILDERS[template] = builder
+        return builder
+
+    return register
+
+
 def queue_mail(
     *,
     kind: str,
@@ -81,15 +98,20 @@ def queue_mail(
     context: dict,
     locale: str | None = None,
     event_id: int | None = None,
-    attachments: list[Attachment] | None = None,
+    secrets_in_context: tuple[str, ...] = (),
 ) -> int | None:
-    """Render ``templates/mail/<template>.{subject,txt,html}`` in the recipient's language and
-    add the message to the current transaction. Returns its id, or None when a message with
-    this dedupe key exists already (queueing is idempotent)."""
-    with force_locale(locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
-        subject = render_template(f"mail/{template}.subject.txt", **context)
-        body_text = render_template(f"mail/{template}.txt", **context)
-        body_html = render_template(f"mail/{template}.html", **context)
+    """Add a message to the current transaction, to be rendered and sent by a worker.
+
+    ``templates/mail/<template>.{subject,txt,html}`` are rendered in the recipient's
+    language when the message is delivered, so a request pays for one INSERT, not for
+    templates, QR codes and calendar files. ``context`` must be JSON: plain values and ids
+    (a context builder registered for the template loads the rest). Values named in
+    ``secrets_in_context`` (tokens) are removed from the stored copy once it is sent.
+    Returns the new id, or None when this dedupe key was queued already (idempotent)."""
+    context = dict(context)
+    if secrets_in_context:
+        context["_secrets"] = [str(context[name]) for name in secrets_in_context
+                               if context.get(name)]
     values = {
         "dedupe_key": dedupe_key[:200],
         "message_id": _new_message_id(),
@@ -97,10 +119,9 @@ def queue_mail(
         "event_id": event_id,
         "to_email": one_line(to_email, 254),
         "to_name": one_line(to_name, 200) if to_name else None,
-        "subject": one_line(subject, 300),
-        "body_text": body_text,
-        "body_html": body_html,
-        "attachments": [a.as_json() for a in attachments] if attachments else None,
+        "template": template,
+        "context": context,
+        "locale": locale,
         "status": "pending",
         "attempts": 0,
         "created_at": utcnow(),
@@ -118,6 +139,44 @@ def queue_mail(
     if new_id is not None:
         db.session.info.setdefault(_PENDING_KEY, []).append(new_id)
     return new_id
+
+
+@dataclass
+class Rendered:
+    subject: str
+    body_text: str
+    body_html: str | None
+    attachments: list[Attachment]
+
+
+def render(message: OutboxMessage, session: Session) -> Rendered:
+    """The message as its recipient will read it. ``session`` is the one the caller reads
+    with (the worker's own, or the request's for a preview)."""
+    context = {k: v for k, v in (message.context or {}).items() if k != "_secrets"}
+    attachments: list[Attachment] = []
+    builder = _CONTEXT_BUILDERS.get(message.template or "")
+    if builder is not None:
+        context, attachments = builder(session, context)
+    # Straight through Jinja, not flask.render_template: a mail has nothing to do with the
+    # request that may be under way (its context processors would load the current user).
+    env = current_app.jinja_env
+    with force_locale(message.locale or current_app.config["BABEL_DEFAULT_LOCALE"]):
+        subject, body_text, body_html = (
+            env.get_template(f"mail/{message.template}.{suffix}").render(**context)
+            for suffix in ("subject.txt", "txt", "html")
+        )
+    return Rendered(one_line(subject, 300), body_text, body_html, attachments)
+
+
+def _scrubbed(message: OutboxMessage) -> dict:
+    """What stays in the database once a message is sent: no live tokens."""
+    values: dict = {"context": None}
+    for secret in (message.context or {}).get("_secrets", []):
+        for name in ("subject", "body_text", "body_html"):
+            text = values.get(name, getattr(message, name))
+            if text and secret in text:
+                values[name] = re.sub(rf"\S*{re.escape(secret)}\S*", REMOVED, text)
+    return values
 
 
 def init_app(app: Flask) -> None:
@@ -217,7 +276,8 @@ def _retry_or_fail(session: Session, message: OutboxMessage, error: str) -> str:
     now = utcnow()
     if message.attempts >= current_app.config["OUTBOX_MAX_ATTEMPTS"]:
         _mark(session, message.id, status="failed", lease_until=None,
-              last_error=f"gave up after {message.attempts} attempts: {error}"[:2000])
+              last_error=f"gave up after {message.attempts} attempts: {error}"[:2000],
+              **_scrubbed(message))
         return "failed"
     _mark(session, message.id, status="pending", lease_until=None,
           next_attempt_at=now + _retry_delay(message.attempts), last_error=error[:2000])
@@ -241,6 +301,12 @@ def deliver(message_ids: list[int]) -> DeliveryReport:
         messages = session.scalars(
             select(OutboxMessage).where(OutboxMessage.id.in_(claimed)).order_by(OutboxMessage.id)
         ).all()
+        for message in messages:
+            if message.body_text is None:
+                rendered = render(message, session)
+                message.subject, message.body_text = rendered.subject, rendered.body_text
+                message.body_html = rendered.body_html
+                message.attachments = [a.as_json() for a in rendered.attachments] or None
         # End the read before talking to the mail server: no transaction stays open across
         # network I/O, and on SQLite each outcome below starts as a fresh write.
         session.commit()
@@ -258,7 +324,7 @@ def deliver(message_ids: list[int]) -> DeliveryReport:
                                     mail_file_name(message))
                 except PermanentFailure as exc:
                     _mark(session, message.id, status="failed", lease_until=None,
-                          last_error=str(exc)[:2000])
+                          last_error=str(exc)[:2000], **_scrubbed(message))
                     report.failed += 1
                 except TemporaryFailure as exc:
                     outcome = _retry_or_fail(session, message, str(exc))
@@ -270,7 +336,7 @@ def deliver(message_ids: list[int]) -> DeliveryReport:
                         break
                 else:
                     _mark(session, message.id, status="sent", sent_at=utcnow(),
-                          lease_until=None, last_error=None)
+                          lease_until=None, last_error=None, **_scrubbed(message))
                     report.sent += 1
         finally:
             connection.close()

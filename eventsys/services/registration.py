@@ -237,9 +237,10 @@ def create_invitation(event: Event, *, email: str, name: str | None, skip_approv
     messaging.queue_mail(
         kind="invitation", dedupe_key=f"invitation:{invitation.id}", to_email=email,
         to_name=invitation.name, template="invitation", locale=locale, event_id=event.id,
-        context={"event": _mail_event(event), "name": invitation.name,
+        context={"event_id": event.id, "name": invitation.name,
                  "url": messaging.external_url("registration.register", slug=event.slug,
                                                invitation=token)},
+        secrets_in_context=("url",),
     )
     audit.record("invitation.created", actor=actor, event_id=event.id, target=invitation)
     db.session.commit()
@@ -325,7 +326,8 @@ def _already_registered(existing: Registration) -> None:
         kind="registration_link", dedupe_key=f"registration:{existing.id}:link:{bucket}",
         to_email=existing.email, to_name=existing.name, template="registration_link",
         locale=existing.locale, event_id=existing.event_id,
-        context=_mail_context(existing, token),
+        context={"registration_id": existing.id, "token": token},
+        secrets_in_context=("token",),
     )
     db.session.commit()
     raise AlreadyRegistered(_("This email address is registered for this event already. "
@@ -565,6 +567,13 @@ def registrations_of(user: User) -> list[Registration]:
 
 
 # Mail -----------------------------------------------------------------------------------
+# Queued here with ids only; rendered by the worker (messaging.render) through the context
+# builders below, so a registration request pays for one INSERT, not for templates, a QR
+# code and a calendar file.
+
+REGISTRATION_MAILS = ("received", "confirmed", "promoted", "waitlisted", "moved", "declined",
+                      "cancelled", "link")
+
 
 def _mail_event(event: Event) -> dict:
     return {"title": event.title, "slug": event.slug, "start_date": event.start_date,
@@ -572,41 +581,57 @@ def _mail_event(event: Event) -> dict:
             "cities": event.cities}
 
 
-def _mail_context(registration: Registration, token: str | None) -> dict:
-    event = registration.event
-    return {
-        "event": _mail_event(event),
-        "name": registration.name,
-        "mode": registration.mode,
-        "ticket_code": registration.ticket_code,
-        "reason": registration.decision_reason,
-        "online_url": event.online_url,
-        "url": messaging.external_url("registration.page", token=token) if token else None,
-        "event_url": messaging.external_url("public.event", slug=event.slug),
-    }
-
-
 def _mail_status(registration: Registration, token: str | None, what: str) -> None:
     """One email per change of status; the dedupe key makes each one unique."""
-    event = registration.event
-    attachments = []
-    if what in ("confirmed", "promoted", "moved") and registration.status == "confirmed":
-        ics = calendar.event_calendar(event, url=messaging.external_url(
-            "public.event", slug=event.slug))
-        attachments.append(messaging.Attachment("event.ics", "text/calendar", ics))
-        if registration.mode == "in_person":
-            attachments.append(messaging.Attachment(
-                "ticket.png", "image/png", tickets.qr_png(registration.ticket_code)))
     suffix = f":{registration.mode}:{secrets.token_hex(4)}" if what == "moved" else ""
     round_ = int(registration.created_at.timestamp() * 1000)  # a new round after re-registering
     messaging.queue_mail(
         kind=f"registration_{what}",
         dedupe_key=f"registration:{registration.id}:{round_}:{what}{suffix}",
         to_email=registration.email, to_name=registration.name,
-        template=f"registration_{what}", locale=registration.locale, event_id=event.id,
-        context=_mail_context(registration, token), attachments=attachments or None,
+        template=f"registration_{what}", locale=registration.locale,
+        event_id=registration.event_id,
+        context={"registration_id": registration.id, "token": token},
+        secrets_in_context=("token",),
     )
 
+
+def _registration_mail(session, stored: dict) -> tuple[dict, list[messaging.Attachment]]:
+    registration = session.get(Registration, stored["registration_id"])
+    event = registration.event
+    token = stored.get("token")
+    event_url = messaging.external_url("public.event", slug=event.slug)
+    context = {
+        "event": _mail_event(event), "name": registration.name, "mode": registration.mode,
+        "ticket_code": registration.ticket_code, "reason": registration.decision_reason,
+        "online_url": event.online_url, "event_url": event_url,
+        "url": messaging.external_url("registration.page", token=token) if token else None,
+    }
+    attachments = []
+    if registration.status == "confirmed" and stored.get("with_ticket", True):
+        attachments.append(messaging.Attachment(
+            "event.ics", "text/calendar", calendar.event_calendar(event, url=event_url)))
+        if registration.mode == "in_person":
+            attachments.append(messaging.Attachment(
+                "ticket.png", "image/png", tickets.qr_png(registration.ticket_code)))
+    return context, attachments
+
+
+def _registration_mail_without_ticket(session, stored: dict):
+    return _registration_mail(session, {**stored, "with_ticket": False})
+
+
+for _what in REGISTRATION_MAILS:
+    messaging.context_builder(f"registration_{_what}")(
+        _registration_mail if _what in ("confirmed", "promoted", "moved")
+        else _registration_mail_without_ticket)
+
+
+@messaging.context_builder("invitation")
+def _invitation_mail(session, stored: dict) -> tuple[dict, list[messaging.Attachment]]:
+    event = session.get(Event, stored["event_id"])
+    return {"event": _mail_event(event), "name": stored.get("name"),
+            "url": stored["url"]}, []
 
 
 # Settings -------------------------------------------------------------------------------

@@ -1,3 +1,4 @@
+import re
 from datetime import timedelta
 
 import pytest
@@ -8,7 +9,7 @@ from eventsys.extensions import db
 from eventsys.models import LoginAttempt, OutboxMessage, PasswordResetToken, User, utcnow
 from eventsys.services import accounts
 from eventsys.services.errors import Conflict, NotFound, ServiceError, Throttled
-from tests.conftest import PASSWORD
+from tests.conftest import PASSWORD, delivered, last_text, text_of
 
 
 def test_passwords_are_hashed_with_argon2id_at_owasp_strength(make_user):
@@ -73,9 +74,10 @@ def test_login_throttled_per_ip(app, make_user):
     assert accounts.authenticate("someone@example.org", PASSWORD, "10.0.0.4")
 
 
-def _reset_link(message: OutboxMessage) -> str:
-    line = next(x for x in message.body_text.splitlines() if "/password/reset/" in x)
-    return line.strip().rsplit("/", 1)[1]
+def _reset_links() -> list[str]:
+    """The tokens of the reset links delivered so far, oldest first."""
+    return [re.search(r"/password/reset/(\S+)", text_of(m)).group(1) for m in delivered()
+            if "/password/reset/" in text_of(m)]
 
 
 def test_password_reset_is_emailed_single_use_and_stored_hashed(make_user):
@@ -85,8 +87,11 @@ def test_password_reset_is_emailed_single_use_and_stored_hashed(make_user):
     message = db.session.scalar(select(OutboxMessage))
     assert message.kind == "password_reset" and message.to_email == "someone@example.org"
     # The link is built from BASE_URL, never from a request's Host header.
-    assert "http://eventsys.test/password/reset/" in message.body_text
-    token = _reset_link(message)
+    assert "http://eventsys.test/password/reset/" in last_text("someone@example.org")
+    [token] = _reset_links()
+    # Once sent, the stored copy no longer holds the live link.
+    db.session.refresh(message)
+    assert token not in (message.body_text or "") and "link removed" in message.body_text
     assert len(token) >= 43  # 32 random bytes, base64
     stored = db.session.scalar(select(PasswordResetToken))
     assert token not in stored.token_hash and len(stored.token_hash) == 64
@@ -102,7 +107,7 @@ def test_password_reset_is_emailed_single_use_and_stored_hashed(make_user):
 def test_password_reset_expires(app, make_user):
     make_user()
     accounts.request_password_reset("someone@example.org")
-    token = _reset_link(db.session.scalar(select(OutboxMessage)))
+    [token] = _reset_links()
     db.session.execute(PasswordResetToken.__table__.update().values(
         expires_at=utcnow() - timedelta(seconds=1)))
     db.session.commit()
@@ -114,8 +119,7 @@ def test_new_reset_link_kills_older_ones_when_used(make_user):
     make_user()
     accounts.request_password_reset("someone@example.org")
     accounts.request_password_reset("someone@example.org")
-    first, second = [_reset_link(m) for m in db.session.scalars(
-        select(OutboxMessage).order_by(OutboxMessage.id))]
+    first, second = _reset_links()
     accounts.reset_password(second, "a brand new password")
     with pytest.raises(NotFound):
         accounts.reset_password(first, "another new password")

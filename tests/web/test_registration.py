@@ -10,7 +10,7 @@ from eventsys.extensions import db
 from eventsys.models import OutboxMessage, Registration
 from eventsys.services import accounts
 from eventsys.services import registration as reg
-from tests.conftest import login, submit
+from tests.conftest import last_text, login, submit
 
 
 def form(n=1, **kw):
@@ -253,8 +253,7 @@ def test_invitations_page_sends_a_working_link(organiser_client, app, forum):
     response = submit(organiser_client, "/manage/events/forum/invitations",
                       {"email": "guest@example.org", "name": "Guest", "skip_approval": "y"})
     assert response.status_code == 302
-    body = db.session.scalar(select(OutboxMessage.body_text).where(
-        OutboxMessage.kind == "invitation"))
+    body = last_text("guest@example.org")
     url = re.search(r"http://eventsys\.test(/events/forum/register\?invitation=\S+)", body)
     guest = app.test_client()
     page = guest.get(url.group(1))
