@@ -133,7 +133,11 @@ def validate_answers(questions: Iterable[RegistrationQuestion],
             if question.required and not value:
                 raise ServiceError(_("Please tick: %(label)s", label=question.label))
         elif question.kind == "multiple_choice":
+            if isinstance(value, str):
+                value = [value]
             value = [v for v in (value or []) if isinstance(v, str)]
+            if len(value) != len(set(value)) or len(value) > len(question.choices or []):
+                raise ServiceError(_("Choose from the options given."))
             if any(v not in (question.choices or []) for v in value):
                 raise ServiceError(_("Choose from the options given."))
             if question.required and not value:
@@ -460,7 +464,9 @@ def move_mode(registration_id: int, mode: str, *, actor: User | None) -> Registr
     registration.mode = mode
     audit.record("registration.moved", actor=actor, event_id=event.id, target=registration,
                  before=old, after=mode, status=registration.status)
-    if registration.status in ("confirmed", "waitlisted"):
+    if was == "waitlisted" and registration.status == "confirmed":
+        _mail_status(registration, mint_token(registration), "promoted")
+    elif registration.status in ("confirmed", "waitlisted"):
         _mail_status(registration, mint_token(registration), "moved")
     if was == "confirmed":  # the place it left goes to whoever waits longest there
         promote_from_waitlist(event.id, old)
@@ -472,9 +478,7 @@ def set_capacities(event: Event, capacities: dict[str, int | None], *,
                    actor: User | None) -> list[Registration]:
     """Change places per mode. Lowering below the places taken keeps everyone confirmed
     (nobody loses a place they were given) and simply stops new confirmations."""
-    for mode, capacity in capacities.items():
-        if mode not in event.modes or (capacity is not None and not 0 <= capacity <= 1_000_000):
-            raise ServiceError(_("Places must be a number from 0, or empty for no limit."))
+    _check_capacities(event, capacities)
     event_id = event.id
     promoted: list[Registration] = []
     for mode, capacity in capacities.items():
@@ -486,6 +490,12 @@ def set_capacities(event: Event, capacities: dict[str, int | None], *,
     audit.record("event.capacities", actor=actor, event_id=event_id, capacities=capacities)
     db.session.commit()
     return promoted
+
+
+def _check_capacities(event: Event, capacities: dict[str, int | None]) -> None:
+    for mode, capacity in capacities.items():
+        if mode not in event.modes or (capacity is not None and not 0 <= capacity <= 1_000_000):
+            raise ServiceError(_("Places must be a number from 0, or empty for no limit."))
 
 
 def ensure_capacity_rows(event_id: int, modes: Iterable[str]) -> None:
@@ -653,6 +663,10 @@ def update_settings(event: Event, settings: RegistrationSettings, *,
     waiting, at once."""
     if settings.approval not in ("open", "application"):
         raise ServiceError(_("Unknown kind of registration."))
+    for moment in (settings.opens_at, settings.closes_at):
+        if moment is not None and not 2000 <= moment.year <= 2200:
+            raise ServiceError(_("Those dates are out of range."))
+    _check_capacities(event, settings.capacities)
     if settings.opens_at and settings.closes_at and settings.closes_at <= settings.opens_at:
         raise ServiceError(_("Registration must close after it opens."))
     url = (settings.online_url or "").strip() or None

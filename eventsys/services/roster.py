@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -29,6 +30,7 @@ from eventsys.models import (
 )
 
 PAGE_SIZE = 50
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 
 
@@ -42,11 +44,13 @@ class RosterFilter:
     def clean(self) -> RosterFilter:
         """Unknown values are ignored rather than an error: a filter link that outlived a
         change should still show a list."""
+        country = (self.country or "").upper()
         return RosterFilter(
             status=self.status if self.status in REGISTRATION_STATUSES else None,
             mode=self.mode if self.mode in ATTENDANCE_MODES else None,
-            country=(self.country or "").upper()[:2] or None,
-            q=" ".join((self.q or "").split())[:100] or None,
+            country=country if len(country) == 2 and country.isascii()
+            and country.isalpha() else None,
+            q=" ".join(_CONTROL.sub(" ", self.q or "").split())[:100] or None,
         )
 
 
