@@ -84,6 +84,9 @@ def init_app(app: Flask) -> None:
         return format_datetime(value, fmt)
 
     app.jinja_env.globals["get_locale"] = get_locale
+    from eventsys.forms.fields import country_options
+
+    app.jinja_env.globals["country_options"] = country_options
     def _datetime_in(value: datetime, tz: str, fmt: str | None = None) -> str:
         """A moment as the clock shows it in ``tz`` (the event's zone, not the reader's):
         date and minutes in the reader's language, or Babel's ``fmt`` ('short'...)."""

@@ -40,7 +40,8 @@ def enqueue(task_name: str, *args) -> bool:
     picked up by the periodic sweep rather than lost.
     """
     celery_app: Celery = current_app.extensions["celery"]
-    celery_app.loader.import_default_modules()
+    if task_name not in celery_app.tasks:  # the task modules load once, not per call
+        celery_app.loader.import_default_modules()
     try:
         celery_app.tasks[task_name].apply_async(args=args)
     except Exception:  # broker down, DNS, timeouts: all mean "the sweep will do it"

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
@@ -88,17 +90,26 @@ def _question_field(question: RegistrationQuestion):
             return StringField(question.label, validators=[*required, Length(max=500)], **kw)
 
 
-def registration_form(event: Event, **kwargs) -> RegistrationForm:
-    """A form class made for this event (its modes and questions), then instantiated."""
+@lru_cache(maxsize=256)
+def _form_class(signature: tuple) -> type[RegistrationForm]:
+    """One form class per set of questions (and their wording): built once, not per
+    request. ``signature`` holds everything the fields are made from."""
     attrs = {}
-    names = []
-    for question in event.questions:
-        name = f"q_{question.id}"
-        attrs[name] = _question_field(question)
-        names.append((question, name))
-    form_class = type("EventRegistrationForm", (RegistrationForm,), attrs)
-    form = form_class(**kwargs)
-    form.question_fields = names
+    for question_id, kind, label, help_text, required, choices in signature:
+        question = RegistrationQuestion(id=question_id, kind=kind, label=label,
+                                        help_text=help_text, required=required,
+                                        choices=list(choices) if choices else None)
+        attrs[f"q_{question_id}"] = _question_field(question)
+    return type("EventRegistrationForm", (RegistrationForm,), attrs)
+
+
+def registration_form(event: Event, **kwargs) -> RegistrationForm:
+    """The form for this event (its modes and questions)."""
+    signature = tuple(
+        (q.id, q.kind, q.label, q.help_text, q.required, tuple(q.choices or ()))
+        for q in event.questions)
+    form = _form_class(signature)(**kwargs)
+    form.question_fields = [(q, f"q_{q.id}") for q in event.questions]
     form.country.choices = fields.countries(blank="")
     form.mode.choices = fields.choices((m, MODE_CHOICES[m]) for m in event.modes)
     if len(event.modes) == 1 and not form.mode.data:

@@ -300,7 +300,10 @@ def register(event: Event, data: RegistrationInput, *, user: User | None = None,
         invitation = db.session.get(Invitation, invitation.id)
         invitation.status, invitation.answered_at = "accepted", utcnow()
 
-    # The place is taken last, so its row lock is held for as short a time as possible.
+    token = mint_token(registration)
+    db.session.flush()
+    # The place is taken last, so its row lock is held only for the status UPDATE, two
+    # INSERTs (audit, outbox) and the COMMIT.
     if needs_approval:
         registration.status = "pending"
     elif locking.take_place(db.session, event.id, registration.mode):
@@ -311,7 +314,6 @@ def register(event: Event, data: RegistrationInput, *, user: User | None = None,
         db.session.rollback()
         raise ModeFull(_("Sorry, there are no places left for %(mode)s.",
                          mode=mode_label(data.mode)))
-    token = mint_token(registration)
     audit.record("registration.created", actor=user, event_id=event.id, target=registration,
                  status=registration.status, mode=registration.mode)
     _mail_status(registration, token, {
@@ -523,6 +525,14 @@ class ModeCount:
     @property
     def free(self) -> int | None:
         return None if self.capacity is None else max(0, self.capacity - self.confirmed)
+
+
+def places(event: Event) -> list[ModeCount]:
+    """Places per mode from the counters alone (one small query): what the public form
+    shows. ``counts`` adds the other statuses for organisers."""
+    rows = db.session.scalars(select(ModeCapacity).where(ModeCapacity.event_id == event.id))
+    by_mode = {c.mode: ModeCount(c.mode, c.capacity, confirmed=c.confirmed) for c in rows}
+    return [by_mode[m] for m in ATTENDANCE_MODES if m in by_mode and m in event.modes]
 
 
 def counts(event: Event) -> list[ModeCount]:

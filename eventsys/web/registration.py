@@ -25,7 +25,7 @@ def _no_store(response: Response) -> Response:
 
 @bp.route("/events/<slug:slug>/register", methods=["GET", "POST"])
 def register(slug: str):
-    event = events.published_event(slug)
+    event = events.event_for_registration(slug)
     invitation_token = request.values.get("invitation") or None
     invitation = None
     state = registration.window_state(event)
@@ -61,7 +61,7 @@ def register(slug: str):
     elif request.method == "POST":
         status = 400
     return render_template("registration/form.html", event=event, form=form,
-                           counts=registration.counts(event), invitation=invitation), status
+                           places=registration.places(event), invitation=invitation), status
 
 
 @bp.get("/r/<token>")
