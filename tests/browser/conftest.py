@@ -11,6 +11,7 @@ attached to the report of any failing test.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -235,3 +236,25 @@ def pytest_runtest_makereport(item, call):
     report = outcome.get_result()
     if report.failed and _server_log is not None and "server" in item.fixturenames:
         report.sections.append(("server log (" + str(_server_log) + ")", _log_text()))
+
+
+# Mail, as the admin reads it in /admin/mail ----------------------------------------------
+
+def find_sent_mail(admin_page, recipient: str, subject: str, timeout: float = 15.0):
+    """Reload /admin/mail until the newest message to ``recipient`` whose subject starts
+    with ``subject`` is sent; its row."""
+    deadline = time.monotonic() + timeout
+    last = "(no matching message)"
+    while True:
+        admin_page.goto("/admin/mail")
+        rows = admin_page.locator("table tbody tr").filter(has_text=f"<{recipient}>").filter(
+            has=admin_page.get_by_role("link", name=re.compile("^" + re.escape(subject))))
+        if rows.count():
+            row = rows.first  # newest first
+            status = row.locator(".status").inner_text().strip()
+            if status == "sent":
+                return row
+            last = f"newest {subject!r} message to {recipient} has status {status!r}"
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no sent {subject!r} message within {timeout} s: {last}")
+        time.sleep(0.5)

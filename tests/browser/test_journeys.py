@@ -7,11 +7,10 @@ organiser@example.org, so no other test logs in as the organiser, and it runs la
 from __future__ import annotations
 
 import re
-import time
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import login
+from tests.browser.conftest import find_sent_mail, login
 
 FORUM_2021 = "2021 Community of International Science-Industry Parks Forum"
 WORKSHOP_2019 = "Belt & Road Science Park Management Workshop 2019"
@@ -123,25 +122,6 @@ def test_favicon_is_served(page):
     assert declared or fallback == 200, f"no icon link, /favicon.ico -> {fallback}"
 
 
-def _find_reset_mail(admin_page, recipient: str, timeout: float = 15.0):
-    """Reload /admin/mail until the newest reset message to ``recipient`` is sent."""
-    deadline = time.monotonic() + timeout
-    last = "(no matching message)"
-    while True:
-        admin_page.goto("/admin/mail")
-        rows = admin_page.locator("table tbody tr").filter(has_text=recipient).filter(
-            has=admin_page.get_by_role("link", name=re.compile("Choose a new password")))
-        if rows.count():
-            row = rows.first  # newest first
-            status = row.locator(".status").inner_text().strip()
-            if status == "sent":
-                return row
-            last = f"newest reset message to {recipient} has status {status!r}"
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no sent reset message within {timeout} s: {last}")
-        time.sleep(0.5)
-
-
 def test_password_reset_end_to_end(new_page, server, artifacts, problems):
     visitor = new_page()
     visitor.goto("/password/forgot")
@@ -154,7 +134,7 @@ def test_password_reset_end_to_end(new_page, server, artifacts, problems):
     # sandboxed (out-of-process) frame below the fold blank in a full-page screenshot.
     admin = new_page(viewport={"width": 1280, "height": 1700})
     login(admin, "admin@example.org")
-    row = _find_reset_mail(admin, "organiser@example.org")
+    row = find_sent_mail(admin, "organiser@example.org", "Choose a new password")
     with admin.expect_navigation():
         row.get_by_role("link", name=re.compile("Choose a new password")).click()
     expect(admin).to_have_url(re.compile(r"/admin/mail/\d+$"))

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import re
 import struct
-import time
 import uuid
 import zlib
 from urllib.parse import urlsplit
 
 from playwright.sync_api import expect
 
-from tests.browser.conftest import login
+from tests.browser.conftest import find_sent_mail, login
 
 FORUM_QUESTION = "Which part interests you most?"
 WORKSHOP_ORGANISATION = "Your science park or institution"
@@ -80,26 +79,6 @@ def _no_horizontal_scroll(page) -> dict:
 
 
 # Mail, as the admin reads it in /admin/mail ---------------------------------------------------
-
-def _find_mail(admin_page, recipient: str, subject: str, timeout: float = 15.0):
-    """Reload /admin/mail until the newest message to ``recipient`` whose subject starts
-    with ``subject`` is sent; its row."""
-    deadline = time.monotonic() + timeout
-    last = "(no matching message)"
-    while True:
-        admin_page.goto("/admin/mail")
-        rows = admin_page.locator("table tbody tr").filter(has_text=f"<{recipient}>").filter(
-            has=admin_page.get_by_role("link", name=re.compile("^" + re.escape(subject))))
-        if rows.count():
-            row = rows.first  # newest first
-            status = row.locator(".status").inner_text().strip()
-            if status == "sent":
-                return row
-            last = f"newest {subject!r} message to {recipient} has status {status!r}"
-        if time.monotonic() > deadline:
-            raise AssertionError(f"no sent {subject!r} message within {timeout} s: {last}")
-        time.sleep(0.5)
-
 
 def _open_mail(admin_page, row) -> str:
     """Open a message from the list; the text part."""
@@ -370,7 +349,7 @@ def test_forum_in_person_ticket_calendar_and_mail(new_page, server, artifacts):
 
     admin = new_page()
     login(admin, "admin@example.org")
-    row = _find_mail(admin, email, "Your place is confirmed")
+    row = find_sent_mail(admin, email, "Your place is confirmed")
     expect(row).to_contain_text(title)
     mail_text = _open_mail(admin, row)
     assert code in mail_text, mail_text
@@ -515,7 +494,7 @@ def test_duplicate_registration_is_refused_and_mails_the_link(new_page, problems
 
     admin = new_page()
     login(admin, "admin@example.org")
-    row = _find_mail(admin, email, "Your registration link")
+    row = find_sent_mail(admin, email, "Your registration link")
     mail_text = _open_mail(admin, row)
     links = re.findall(r"https?://\S+/r/[A-Za-z0-9_-]+", mail_text)
     assert len(links) == 1, mail_text

@@ -147,12 +147,8 @@ def test_logged_in_user_sees_registrations_in_account(client, forum, make_user):
 
 @pytest.fixture
 def organiser_client(client, forum, make_user):
-    user = make_user("org@example.org")
-    accounts.grant_event_role  # noqa: B018 (documenting: roles come from the services)
-    from eventsys.models import EventRole
-
-    db.session.add(EventRole(event_id=forum.id, user_id=user.id, role="manager"))
-    db.session.commit()
+    make_user("org@example.org")
+    accounts.grant_event_role(forum, "org@example.org", "manager", actor=None)
     login(client, "org@example.org")
     return client
 
