@@ -66,6 +66,9 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)),
         "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
         "PASSWORD_RESET_HOURS": 2,
+        # The anonymous registration form is rendered at most once per this many seconds
+        # per process and language (eventsys/web/microcache.py); 0 renders every time.
+        "REGISTRATION_FORM_CACHE_SECONDS": float(env.get("REGISTRATION_FORM_CACHE_SECONDS", 1)),
         # Login throttling: failures per address and per client IP within the window.
         "LOGIN_WINDOW_MINUTES": 15,
         "LOGIN_MAX_FAILURES_PER_ACCOUNT": 5,
@@ -75,6 +78,9 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "OUTBOX_SWEEP_SECONDS": float(env.get("OUTBOX_SWEEP_SECONDS", 30)),
         # First retry after a temporary SMTP failure; doubles each time, with jitter.
         "OUTBOX_RETRY_BASE_SECONDS": float(env.get("OUTBOX_RETRY_BASE_SECONDS", 30)),
+        # New mail is announced to the workers from a background thread, one task for the
+        # messages committed within this many seconds (0: one task per commit, at once).
+        "ANNOUNCE_DELAY_SECONDS": float(env.get("ANNOUNCE_DELAY_SECONDS", 0.05)),
         "CELERY": {
             "broker_url": redis_url or "memory://localhost/",
             "result_backend": None,

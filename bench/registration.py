@@ -60,6 +60,10 @@ def parse_args() -> argparse.Namespace:
     p.add_argument("--warmup", type=int, default=100, help="untimed registrations first (100)")
     p.add_argument("--capacity", type=int, default=1500, help="in-person places (1500)")
     p.add_argument("--workers", type=int, default=4, help="gunicorn workers (4)")
+    p.add_argument("--worker-class", default="sync", choices=("sync", "gthread"),
+                   help="gunicorn worker class for both servers (sync)")
+    p.add_argument("--worker-threads", type=int, default=2,
+                   help="threads per gthread worker (2)")
     p.add_argument("--processes", type=int, default=4, help="load processes (4)")
     p.add_argument("--threads", type=int, default=2, help="browsers per load process (2)")
     p.add_argument("--time-limit", type=float, default=120, help="seconds per timed phase")
@@ -71,6 +75,12 @@ def parse_args() -> argparse.Namespace:
                    help="set up and serve eventsys, print the URL, wait for Ctrl-C (profiling)")
     p.add_argument("--keep", action="store_true", help="keep the databases afterwards")
     return p.parse_args()
+
+
+def gunicorn_extra(args) -> list[str]:
+    if args.worker_class == "sync":
+        return []
+    return ["-k", "gthread", "--threads", str(args.worker_threads)]
 
 
 def log(msg: str) -> None:
@@ -200,8 +210,8 @@ def main() -> int:
         broker.flushdb()
         worker = ("running (mail rendered to files)" if args.celery_worker else
                   "none (mail is queued in the outbox and announced to Redis, not sent)")
-        log(f"eventsys: gunicorn -w {args.workers} wsgi:app (sync workers), PostgreSQL "
-            f"database {APP_DB}, Redis broker db {args.redis_db}; EVENTSYS_ENV unset "
+        log(f"eventsys: gunicorn -w {args.workers} wsgi:app ({args.worker_class} workers), "
+            f"PostgreSQL database {APP_DB}, Redis broker db {args.redis_db}; EVENTSYS_ENV unset "
             f"(development: plain-http cookies) with a random 64-char SECRET_KEY; SMTP_URL "
             f"unset; Celery worker: {worker}")
         log(f"event: open registration, in_person, capacity {args.capacity}, waiting list on")
@@ -214,7 +224,8 @@ def main() -> int:
                      "--without-heartbeat"],
                     cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=celery_log)
         path = f"/events/{SLUG}/register"
-        server = Server("eventsys", "wsgi:app", env=env, workers=args.workers, log_dir=tmp)
+        server = Server("eventsys", "wsgi:app", env=env, workers=args.workers, log_dir=tmp,
+                        extra=gunicorn_extra(args))
         servers.append(server)
         server.start(path)
         if args.serve_only:
@@ -267,10 +278,10 @@ def main() -> int:
             subprocess.run([str(BIN / "python"), str(BENCH_DIR / "bare_app.py"), "init"],
                            cwd=BENCH_DIR, env=bare_env, check=True, timeout=60)
             bare_server = Server("bare", "bare_app:app", env=bare_env, workers=args.workers,
-                                 log_dir=tmp, cwd=BENCH_DIR)
+                                 log_dir=tmp, cwd=BENCH_DIR, extra=gunicorn_extra(args))
             servers.append(bare_server)
-            log(f"bare: gunicorn -w {args.workers} bare_app:app (sync workers), Flask + "
-                f"Flask-SQLAlchemy inserting one row per POST, CSRF token in the session, "
+            log(f"bare: gunicorn -w {args.workers} bare_app:app ({args.worker_class} workers), "
+                f"Flask + Flask-SQLAlchemy inserting one row per POST, CSRF token in the session, "
                 f"PostgreSQL database {BARE_DB}")
             bare_server.start("/register")
             bwarm, bare, bare_cpu = measure("bare", bare_server, "/register", args,

@@ -72,6 +72,10 @@ def base_config(instance: Path, database_url: str, **extra) -> dict:
         "SQLALCHEMY_DATABASE_URI": database_url,
         "BASE_URL": "http://eventsys.test",
         "OUTBOX_RETRY_BASE_SECONDS": 60,
+        # One announcement per commit, at once (tests/workers covers the coalescing thread).
+        "ANNOUNCE_DELAY_SECONDS": 0,
+        # Every request renders the form (tests/web/test_registration_cache.py: the cache).
+        "REGISTRATION_FORM_CACHE_SECONDS": 0,
         # Delivery runs synchronously right after the commit: the same task, no broker.
         "CELERY": {"task_always_eager": True},
     }

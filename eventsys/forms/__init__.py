@@ -4,10 +4,14 @@ field lets control characters (NUL and friends) through to the database."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from functools import lru_cache
 
+from babel import support
+from flask_babel import get_locale
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import Field, FieldList, FormField, PasswordField
+from wtforms.i18n import messages_path
 
 from eventsys.services.validation import has_control_chars
 
@@ -22,8 +26,19 @@ def _leaves(fields) -> Iterator[Field]:
             yield field
 
 
+@lru_cache(maxsize=64)
+def _wtforms_messages(locale: str) -> support.NullTranslations:
+    return support.Translations.load(messages_path(), [locale], domain="wtforms")
+
+
 class Form(FlaskForm):
     """The base of every form of the site."""
+
+    class Meta(FlaskForm.Meta):
+        def get_translations(self, form):
+            """WTForms' own messages in the request's language, read from disk once per
+            process (Flask-WTF reads the catalogue again for every request)."""
+            return _wtforms_messages(str(get_locale() or "en"))
 
     def validate(self, extra_validators=None) -> bool:
         ok = super().validate(extra_validators)

@@ -212,18 +212,6 @@ def published_event(slug: str) -> Event:
     return event
 
 
-def event_for_registration(slug: str) -> Event:
-    """A published event with what its registration form needs (its questions), and not
-    the venues and hosts its public page shows: the form is the busiest page of all."""
-    event = db.session.scalar(
-        select(Event).where(Event.slug == slug, Event.status == "published")
-        .options(selectinload(Event.questions))
-    )
-    if event is None:
-        raise NotFound(_("There is no such event."))
-    return event
-
-
 def event_by_slug(slug: str) -> Event:
     event = db.session.scalar(_with_details(select(Event).where(Event.slug == slug)))
     if event is None:

@@ -13,24 +13,24 @@ possible in their transaction and commit soon after.
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import bindparam, or_, update
 from sqlalchemy.orm import Session
 
 from eventsys.models import ModeCapacity
 
+_places = ModeCapacity.__table__.c
+_TAKE = (
+    ModeCapacity.__table__.update()
+    .where(_places.event_id == bindparam("p_event"), _places.mode == bindparam("p_mode"),
+           or_(_places.capacity.is_(None), _places.confirmed < _places.capacity))
+    .values(confirmed=_places.confirmed + 1)
+)
+
 
 def take_place(session: Session, event_id: int, mode: str) -> bool:
-    """Take one place in ``mode`` if one is free; False when the mode is full."""
-    result = session.execute(
-        update(ModeCapacity)
-        .where(
-            ModeCapacity.event_id == event_id,
-            ModeCapacity.mode == mode,
-            (ModeCapacity.capacity.is_(None)) | (ModeCapacity.confirmed < ModeCapacity.capacity),
-        )
-        .values(confirmed=ModeCapacity.confirmed + 1)
-        .execution_options(synchronize_session=False)
-    )
+    """Take one place in ``mode`` if one is free; False when the mode is full. (A statement
+    built once: this runs on every registration.)"""
+    result = session.connection().execute(_TAKE, {"p_event": event_id, "p_mode": mode})
     return result.rowcount == 1
 
 

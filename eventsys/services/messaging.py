@@ -23,17 +23,17 @@ from flask import Flask, current_app, url_for
 from flask_babel import force_locale
 from sqlalchemy import and_, or_, select, true, update
 from sqlalchemy import event as sa_event
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from eventsys.extensions import db
 from eventsys.models import OutboxMessage, utcnow
+from eventsys.services import sql
 from eventsys.services.mail_transport import (
     PermanentFailure,
     TemporaryFailure,
     transport_from_config,
 )
-from eventsys.tasks import enqueue
+from eventsys.tasks import announce
 
 log = logging.getLogger(__name__)
 
@@ -127,15 +127,7 @@ def queue_mail(
         "created_at": utcnow(),
         "next_attempt_at": utcnow(),
     }
-    dialect = db.session.get_bind().dialect.name
-    insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
-    stmt = (
-        insert(OutboxMessage)
-        .values(**values)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(OutboxMessage.id)
-    )
-    new_id = db.session.execute(stmt).scalar()
+    new_id = sql.insert_unless_exists(db.session, OutboxMessage, ("dedupe_key",), **values)
     if new_id is not None:
         db.session.info.setdefault(_PENDING_KEY, []).append(new_id)
     return new_id
@@ -194,7 +186,7 @@ def init_app(app: Flask) -> None:
 def _after_commit(session) -> None:
     ids = session.info.pop(_PENDING_KEY, None)
     if ids:
-        enqueue("eventsys.deliver_outbox", ids)
+        announce("eventsys.deliver_outbox", ids)
 
 
 def _after_rollback(session) -> None:

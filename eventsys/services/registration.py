@@ -19,12 +19,11 @@ import hashlib
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy import bindparam, func, select, update
 
 from eventsys.extensions import db
 from eventsys.i18n import is_country
@@ -39,7 +38,7 @@ from eventsys.models import (
     User,
     utcnow,
 )
-from eventsys.services import audit, calendar, locking, messaging, tickets
+from eventsys.services import audit, calendar, locking, messaging, sql, tickets
 from eventsys.services.errors import Conflict, NotAllowed, NotFound, ServiceError
 from eventsys.services.validation import has_control_chars
 
@@ -75,8 +74,78 @@ class RegistrationInput:
 
 @dataclass
 class Outcome:
-    registration: Registration
+    registration_id: int
+    status: str
     token: str  # the raw access token: known only now, and in the emailed link
+
+    @property
+    def registration(self) -> Registration:
+        return db.session.get(Registration, self.registration_id)
+
+
+@dataclass(frozen=True)
+class QuestionView:
+    id: int
+    kind: str
+    label: str
+    help_text: str | None
+    required: bool
+    choices: tuple[str, ...] | None
+
+
+@dataclass(frozen=True)
+class RegistrationEvent:
+    """An event as its registration form sees it, read in one query without the ORM: the
+    form is the busiest page of all, and it needs the event, not its object graph.
+    ``register`` takes this or an ``Event``."""
+
+    id: int
+    slug: str
+    title: str
+    start_date: date
+    end_date: date
+    timezone: str
+    mode: str
+    status: str
+    approval: str
+    invitation_only: bool
+    waitlist_enabled: bool
+    registration_opens_at: datetime | None
+    registration_closes_at: datetime | None
+    questions: tuple[QuestionView, ...]
+
+    @property
+    def modes(self) -> tuple[str, ...]:
+        return ("in_person", "online") if self.mode == "hybrid" else (self.mode,)
+
+
+_EVENT_COLUMNS = (Event.id, Event.slug, Event.title, Event.start_date, Event.end_date,
+                  Event.timezone, Event.mode, Event.status, Event.approval,
+                  Event.invitation_only, Event.waitlist_enabled,
+                  Event.registration_opens_at, Event.registration_closes_at)
+_QUESTION_COLUMNS = (RegistrationQuestion.id, RegistrationQuestion.kind,
+                     RegistrationQuestion.label, RegistrationQuestion.help_text,
+                     RegistrationQuestion.required, RegistrationQuestion.choices)
+
+
+_REGISTRATION_EVENT = (
+    select(*_EVENT_COLUMNS, *_QUESTION_COLUMNS)
+    .outerjoin(RegistrationQuestion, RegistrationQuestion.event_id == Event.id)
+    .where(Event.slug == bindparam("slug"), Event.status == "published")
+    .order_by(RegistrationQuestion.position, RegistrationQuestion.id)
+)
+
+
+def registration_event(slug: str) -> RegistrationEvent:
+    """The published event ``slug`` with its questions (404 otherwise), one query."""
+    rows = db.session.connection().execute(_REGISTRATION_EVENT, {"slug": slug}).all()
+    if not rows:
+        raise NotFound(_("There is no such event."))
+    n = len(_EVENT_COLUMNS)
+    questions = tuple(
+        QuestionView(*row[n:n + 5], tuple(row[n + 5]) if row[n + 5] else None)
+        for row in rows if row[n] is not None)
+    return RegistrationEvent(*rows[0][:n], questions=questions)
 
 
 def token_hash(token: str) -> str:
@@ -85,14 +154,14 @@ def token_hash(token: str) -> str:
 
 # The window ------------------------------------------------------------------------------
 
-def registration_closes_at(event: Event) -> datetime:
+def registration_closes_at(event: Event | RegistrationEvent) -> datetime:
     if event.registration_closes_at is not None:
         return event.registration_closes_at
     zone = ZoneInfo(event.timezone)
     return datetime.combine(event.end_date + timedelta(days=1), time(0), zone)
 
 
-def window_state(event: Event, now: datetime | None = None) -> str:
+def window_state(event: Event | RegistrationEvent, now: datetime | None = None) -> str:
     """``not_yet``, ``open`` or ``closed``."""
     now = now or utcnow()
     if event.status != "published":
@@ -104,7 +173,7 @@ def window_state(event: Event, now: datetime | None = None) -> str:
     return "open"
 
 
-def _check_window(event: Event) -> None:
+def _check_window(event: Event | RegistrationEvent) -> None:
     state = window_state(event)
     if state == "not_yet":
         raise RegistrationClosed(_("Registration has not opened yet."))
@@ -121,7 +190,7 @@ def _clean(value: str | None, limit: int) -> str | None:
     return value or None
 
 
-def validate_answers(questions: Iterable[RegistrationQuestion],
+def validate_answers(questions: Iterable[RegistrationQuestion | QuestionView],
                      answers: dict[str, object]) -> dict[str, object]:
     """Answers keyed by question id (as text), checked against each question's kind."""
     clean: dict[str, object] = {}
@@ -157,7 +226,7 @@ def validate_answers(questions: Iterable[RegistrationQuestion],
     return clean
 
 
-def _validated(event: Event, data: RegistrationInput) -> RegistrationInput:
+def _validated(event: Event | RegistrationEvent, data: RegistrationInput) -> RegistrationInput:
     if data.mode not in event.modes:
         raise ServiceError(_("This event does not offer that way of attending."))
     email = (data.email or "").strip().lower()
@@ -181,10 +250,10 @@ def _validated(event: Event, data: RegistrationInput) -> RegistrationInput:
 
 # Tokens and invitations -------------------------------------------------------------------
 
-def mint_token(registration: Registration) -> str:
+def mint_token(registration_id: int) -> str:
     token = secrets.token_urlsafe(24)  # 192 bits
-    db.session.add(RegistrationToken(registration_id=registration.id,
-                                     token_hash=token_hash(token)))
+    sql.insert_row(db.session, RegistrationToken, registration_id=registration_id,
+                   token_hash=token_hash(token), created_at=utcnow())
     return token
 
 
@@ -194,7 +263,7 @@ def token_for_owner(user: User, registration_id: int) -> str:
     registration = db.session.get(Registration, registration_id)
     if registration is None or registration.user_id != user.id:
         raise NotFound(_("There is no such registration."))
-    token = mint_token(registration)
+    token = mint_token(registration.id)
     db.session.commit()
     return token
 
@@ -209,7 +278,7 @@ def registration_by_token(token: str) -> Registration:
     return found.registration
 
 
-def valid_invitation(event: Event, token: str | None) -> Invitation:
+def valid_invitation(event: Event | RegistrationEvent, token: str | None) -> Invitation:
     invitation = None
     if token and 10 <= len(token) <= 100:
         invitation = db.session.scalar(
@@ -253,80 +322,83 @@ def create_invitation(event: Event, *, email: str, name: str | None, skip_approv
 
 # Registering ------------------------------------------------------------------------------
 
-def register(event: Event, data: RegistrationInput, *, user: User | None = None,
-             invitation_token: str | None = None) -> Outcome:
+def register(event: Event | RegistrationEvent, data: RegistrationInput, *,
+             user: User | None = None, invitation_token: str | None = None) -> Outcome:
     """Register one person. Raises AlreadyRegistered (after mailing them a fresh link),
-    RegistrationClosed, ModeFull or ServiceError; on any error nothing is written."""
+    RegistrationClosed, ModeFull or ServiceError; on any error nothing is written.
+
+    The busiest write of all, so it is a handful of plain statements: take the place (the
+    row lock is held from here to the COMMIT), insert the registration with its final
+    status, its token, the audit entry and the mail."""
     _check_window(event)
     invitation = None
     if event.invitation_only or invitation_token:
         invitation = valid_invitation(event, invitation_token)
         data.email = invitation.email  # an invitation is personal
     data = _validated(event, data)
-
-    existing = db.session.scalar(select(Registration).where(
-        Registration.event_id == event.id, Registration.email == data.email))
-    if existing is not None and existing.status != "cancelled":
-        _already_registered(existing)
-
     needs_approval = event.approval == "application" and not (
         invitation is not None and invitation.skip_approval)
+    if needs_approval:
+        status = "pending"
+    elif locking.take_place(db.session, event.id, data.mode):
+        status = "confirmed"
+    elif event.waitlist_enabled:
+        status = "waitlisted"
+    else:
+        db.session.rollback()
+        existing = _registration_of(event.id, data.email)
+        if existing is not None and existing.status != "cancelled":
+            _already_registered(existing)  # the truer answer, and it mails them their link
+        raise ModeFull(_("Sorry, there are no places left for %(mode)s.",
+                         mode=mode_label(data.mode)))
+    now = utcnow()
     details = {
         "user_id": user.id if user else None,
         "invitation_id": invitation.id if invitation else None,
         "name": data.name, "name_native": data.name_native,
         "organisation_name": data.organisation_name, "country": data.country,
         "job_title": data.job_title, "locale": data.locale, "mode": data.mode,
-        "answers": data.answers or None, "status": "pending", "decision_reason": None,
+        "status": status, "decision_reason": None,
         # A new round: the back of the waiting list, and its own emails (dedupe keys).
-        "created_at": utcnow(),
+        "created_at": now, "updated_at": now,
     }
-    if existing is not None:  # cancelled earlier: the same row registers again
-        registration = existing
-        for key, value in details.items():
-            setattr(registration, key, value)
-    else:
-        registration = Registration(event_id=event.id, email=data.email,
-                                    ticket_code=tickets.new_ticket_code(), **details)
-        db.session.add(registration)
-    try:
-        db.session.flush()
-    except IntegrityError:  # the same address, a moment ago, in another request
-        db.session.rollback()
-        existing = db.session.scalar(select(Registration).where(
-            Registration.event_id == event.id, Registration.email == data.email))
-        _already_registered(existing)
+    if data.answers:  # none is SQL NULL, not JSON null
+        details["answers"] = data.answers
+    registration_id = sql.insert_unless_exists(
+        db.session, Registration, ("event_id", "email"), event_id=event.id, email=data.email,
+        ticket_code=tickets.new_ticket_code(), **details)
+    if registration_id is None:  # this address registered before: again only if cancelled
+        registration_id = db.session.execute(
+            update(Registration)
+            .where(Registration.event_id == event.id, Registration.email == data.email,
+                   Registration.status == "cancelled")
+            .values(answers=None, **details).returning(Registration.id)
+            .execution_options(synchronize_session=False)).scalar()
+    if registration_id is None:
+        db.session.rollback()  # and with it the place
+        _already_registered(_registration_of(event.id, data.email))
     if invitation is not None:
-        invitation = db.session.get(Invitation, invitation.id)
-        invitation.status, invitation.answered_at = "accepted", utcnow()
-
-    token = mint_token(registration)
-    db.session.flush()
-    # The place is taken last, so its row lock is held only for the status UPDATE, two
-    # INSERTs (audit, outbox) and the COMMIT.
-    if needs_approval:
-        registration.status = "pending"
-    elif locking.take_place(db.session, event.id, registration.mode):
-        registration.status = "confirmed"
-    elif event.waitlist_enabled:
-        registration.status = "waitlisted"
-    else:
-        db.session.rollback()
-        raise ModeFull(_("Sorry, there are no places left for %(mode)s.",
-                         mode=mode_label(data.mode)))
-    audit.record("registration.created", actor=user, event_id=event.id, target=registration,
-                 status=registration.status, mode=registration.mode)
-    _mail_status(registration, token, {
-        "pending": "received", "confirmed": "confirmed", "waitlisted": "waitlisted",
-    }[registration.status])
+        invitation.status, invitation.answered_at = "accepted", now
+    token = mint_token(registration_id)
+    audit.record("registration.created", actor=user, event_id=event.id,
+                 target_ref=("Registration", registration_id), status=status, mode=data.mode)
+    _queue_status_mail(
+        {"pending": "received", "confirmed": "confirmed", "waitlisted": "waitlisted"}[status],
+        registration_id=registration_id, event_id=event.id, email=data.email,
+        name=data.name, locale=data.locale, mode=data.mode, created_at=now, token=token)
     db.session.commit()
-    return Outcome(registration, token)
+    return Outcome(registration_id, status, token)
+
+
+def _registration_of(event_id: int, email: str) -> Registration | None:
+    return db.session.scalar(select(Registration).where(
+        Registration.event_id == event_id, Registration.email == email))
 
 
 def _already_registered(existing: Registration) -> None:
     """Mail the address a fresh link (once per quarter hour) and say so: this is the one
     thing the form reveals about an address, and only to its owner's inbox."""
-    token = mint_token(existing)
+    token = mint_token(existing.id)
     bucket = int(utcnow().timestamp() // 900)
     messaging.queue_mail(
         kind="registration_link", dedupe_key=f"registration:{existing.id}:link:{bucket}",
@@ -375,7 +447,7 @@ def promote_from_waitlist(event_id: int, mode: str) -> list[Registration]:
             return promoted
         candidate.status = "confirmed"
         audit.record("registration.promoted", event_id=event_id, target=candidate)
-        _mail_status(candidate, mint_token(candidate), "promoted")
+        _mail_status(candidate, mint_token(candidate.id), "promoted")
         promoted.append(candidate)
 
 
@@ -410,10 +482,10 @@ def approve(registration_ids: Iterable[int], *, actor: User | None) -> dict[str,
         event = registration.event
         if locking.take_place(db.session, event.id, registration.mode):
             registration.status = "confirmed"
-            _mail_status(registration, mint_token(registration), "confirmed")
+            _mail_status(registration, mint_token(registration.id), "confirmed")
         elif event.waitlist_enabled:
             registration.status = "waitlisted"
-            _mail_status(registration, mint_token(registration), "waitlisted")
+            _mail_status(registration, mint_token(registration.id), "waitlisted")
         else:
             counts["full"] += 1
             continue
@@ -467,9 +539,9 @@ def move_mode(registration_id: int, mode: str, *, actor: User | None) -> Registr
     audit.record("registration.moved", actor=actor, event_id=event.id, target=registration,
                  before=old, after=mode, status=registration.status)
     if was == "waitlisted" and registration.status == "confirmed":
-        _mail_status(registration, mint_token(registration), "promoted")
+        _mail_status(registration, mint_token(registration.id), "promoted")
     elif registration.status in ("confirmed", "waitlisted"):
-        _mail_status(registration, mint_token(registration), "moved")
+        _mail_status(registration, mint_token(registration.id), "moved")
     if was == "confirmed":  # the place it left goes to whoever waits longest there
         promote_from_waitlist(event.id, old)
     db.session.commit()
@@ -527,11 +599,15 @@ class ModeCount:
         return None if self.capacity is None else max(0, self.capacity - self.confirmed)
 
 
-def places(event: Event) -> list[ModeCount]:
+_PLACES = select(ModeCapacity.mode, ModeCapacity.capacity, ModeCapacity.confirmed).where(
+    ModeCapacity.event_id == bindparam("event_id"))
+
+
+def places(event: Event | RegistrationEvent) -> list[ModeCount]:
     """Places per mode from the counters alone (one small query): what the public form
     shows. ``counts`` adds the other statuses for organisers."""
-    rows = db.session.scalars(select(ModeCapacity).where(ModeCapacity.event_id == event.id))
-    by_mode = {c.mode: ModeCount(c.mode, c.capacity, confirmed=c.confirmed) for c in rows}
+    rows = db.session.connection().execute(_PLACES, {"event_id": event.id})
+    by_mode = {mode: ModeCount(mode, capacity, confirmed=n) for mode, capacity, n in rows}
     return [by_mode[m] for m in ATTENDANCE_MODES if m in by_mode and m in event.modes]
 
 
@@ -602,16 +678,23 @@ def _mail_event(event: Event) -> dict:
 
 
 def _mail_status(registration: Registration, token: str | None, what: str) -> None:
+    _queue_status_mail(
+        what, registration_id=registration.id, event_id=registration.event_id,
+        email=registration.email, name=registration.name, locale=registration.locale,
+        mode=registration.mode, created_at=registration.created_at, token=token)
+
+
+def _queue_status_mail(what: str, *, registration_id: int, event_id: int, email: str,
+                       name: str, locale: str | None, mode: str, created_at: datetime,
+                       token: str | None) -> None:
     """One email per change of status; the dedupe key makes each one unique."""
-    suffix = f":{registration.mode}:{secrets.token_hex(4)}" if what == "moved" else ""
-    round_ = int(registration.created_at.timestamp() * 1000)  # a new round after re-registering
+    suffix = f":{mode}:{secrets.token_hex(4)}" if what == "moved" else ""
+    round_ = int(created_at.timestamp() * 1000)  # a new round after re-registering
     messaging.queue_mail(
         kind=f"registration_{what}",
-        dedupe_key=f"registration:{registration.id}:{round_}:{what}{suffix}",
-        to_email=registration.email, to_name=registration.name,
-        template=f"registration_{what}", locale=registration.locale,
-        event_id=registration.event_id,
-        context={"registration_id": registration.id, "token": token},
+        dedupe_key=f"registration:{registration_id}:{round_}:{what}{suffix}",
+        to_email=email, to_name=name, template=f"registration_{what}", locale=locale,
+        event_id=event_id, context={"registration_id": registration_id, "token": token},
         secrets_in_context=("token",),
     )
 

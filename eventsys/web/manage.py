@@ -10,6 +10,7 @@ from eventsys.forms import ActionForm
 from eventsys.forms.events import STATUS_LABELS, EventForm, RoleForm
 from eventsys.services import accounts, events
 from eventsys.services.errors import ServiceError
+from eventsys.web.microcache import registration_forms
 
 bp = Blueprint("manage", __name__, url_prefix="/manage")
 
@@ -46,6 +47,15 @@ def _authorise():
     if not allowed:
         abort(403)
     return None
+
+
+@bp.after_request
+def _forget_cached_forms(response):
+    """An organiser's change shows on this process's public form at once (other processes'
+    copies are at most a second old)."""
+    if request.method == "POST":
+        registration_forms().clear()
+    return response
 
 
 @bp.get("/")

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, abort, flash, redirect, render_template, request, url_for
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_login import current_user, login_required
+from flask_wtf.csrf import generate_csrf
 
 from eventsys.forms import ActionForm
 from eventsys.forms.registration import registration_form
-from eventsys.services import calendar, events, registration, tickets
+from eventsys.services import calendar, registration, tickets
 from eventsys.services.errors import ServiceError
+from eventsys.web.microcache import registration_forms
 
 bp = Blueprint("registration", __name__)
 
@@ -25,7 +38,16 @@ def _no_store(response: Response) -> Response:
 
 @bp.route("/events/<slug:slug>/register", methods=["GET", "POST"])
 def register(slug: str):
-    event = events.event_for_registration(slug)
+    # A crowd opening the form at once is served one rendering a second (microcache.py):
+    # only the anonymous, plain form, with nothing flashed to show.
+    cacheable = (request.method == "GET" and "invitation" not in request.args
+                 and not current_user.is_authenticated and "_flashes" not in session)
+    cache_key = (slug, str(get_locale() or "en"))
+    if cacheable:
+        page = registration_forms().get(cache_key, generate_csrf())
+        if page is not None:
+            return page
+    event = registration.registration_event(slug)
     invitation_token = request.values.get("invitation") or None
     invitation = None
     state = registration.window_state(event)
@@ -60,8 +82,12 @@ def register(slug: str):
             return redirect(url_for("registration.page", token=outcome.token, new=1))
     elif request.method == "POST":
         status = 400
-    return render_template("registration/form.html", event=event, form=form,
-                           places=registration.places(event), invitation=invitation), status
+    page = render_template("registration/form.html", event=event, form=form,
+                           places=registration.places(event), invitation=invitation)
+    if cacheable:
+        registration_forms().put(cache_key, page, generate_csrf(),
+                               current_app.config["REGISTRATION_FORM_CACHE_SECONDS"])
+    return page, status
 
 
 @bp.get("/r/<token>")

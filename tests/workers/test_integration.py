@@ -70,7 +70,9 @@ def running_stack(database_url, tmp_path_factory):
         ]
         def make_app(broker: str = redis_url):
             return create_app(base_config(tmp_path / "instance", database_url, REDIS_URL=broker,
-                                          SMTP_URL=smtp.url, CELERY={"task_always_eager": False}))
+                                          SMTP_URL=smtp.url, CELERY={"task_always_eager": False},
+                                          # as in production: coalesced, from a thread
+                                          ANNOUNCE_DELAY_SECONDS=0.05))
 
         app = make_app()
         app.make_app = make_app
