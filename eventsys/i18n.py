@@ -42,8 +42,13 @@ def country_choices(locale: str = "en") -> list[tuple[str, str]]:
     return list(_territories(locale))
 
 
+@cache
+def _country_codes() -> frozenset[str]:
+    return frozenset(code for code, _name in _territories("en"))
+
+
 def is_country(code: str | None) -> bool:
-    return bool(code) and code in dict(_territories("en"))
+    return bool(code) and code in _country_codes()
 
 
 def country_name(code: str | None, locale: str | None = None) -> str:
@@ -61,11 +66,17 @@ def is_timezone(name: str | None) -> bool:
     return bool(name) and name in timezone_names()
 
 
-def available_locales() -> list[str]:
+@cache
+def _locales_on_disk() -> tuple[str, ...]:
     found = ["en"]
     if TRANSLATIONS_DIR.is_dir():
         found += sorted(p.name for p in TRANSLATIONS_DIR.iterdir() if (p / "LC_MESSAGES").is_dir())
-    return found
+    return tuple(found)
+
+
+def available_locales() -> list[str]:
+    """The languages the site speaks (catalogues ship with the package: read once)."""
+    return list(_locales_on_disk())
 
 
 def init_app(app: Flask) -> None:

@@ -41,7 +41,7 @@ class SignupForm(Form):
     name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)],
                        render_kw={"autocomplete": "name"})
     email = EmailField(_l("Email"), validators=_email, render_kw={"autocomplete": "email"})
-    country = SelectField(_l("Country"), validators=[Optional()], validate_choice=True)
+    country = fields.CountryField(_l("Country"), validators=[Optional()])
     password = _new_password()
     confirm = _confirm("password")
 
@@ -61,7 +61,7 @@ class ResetPasswordForm(Form):
 
 class ProfileForm(Form):
     name = StringField(_l("Full name"), validators=[DataRequired(), Length(max=200)])
-    country = SelectField(_l("Country"), validators=[Optional()])
+    country = fields.CountryField(_l("Country"), validators=[Optional()])
     locale = SelectField(_l("Language"), validators=[Optional()])
     timezone = SelectField(_l("Time zone"), validators=[Optional()])
 

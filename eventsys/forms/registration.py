@@ -47,7 +47,7 @@ class RegistrationForm(Form):
                                     render_kw={"autocomplete": "organization"})
     job_title = StringField(_l("Job title"), validators=[Optional(), Length(max=200)],
                             render_kw={"autocomplete": "organization-title"})
-    country = SelectField(_l("Country"), validators=[Optional()])
+    country = fields.CountryField(_l("Country"), validators=[Optional()])
     mode = RadioField(_l("How will you attend?"), validators=[InputRequired()])
     invitation = HiddenField()
 
@@ -84,7 +84,7 @@ def _question_field(question: RegistrationQuestion):
                                 validators=[DataRequired(message=_l("Please tick this box."))]
                                 if question.required else [], **kw)
         case "country":
-            return SelectField(question.label, choices=fields.countries(blank=""),
+            return fields.CountryField(question.label, choices=fields.countries(blank=""),
                                validators=required if question.required else [Optional()], **kw)
         case _:  # short_text, organisation
             return StringField(question.label, validators=[*required, Length(max=500)], **kw)

@@ -372,7 +372,7 @@ def register(event: Event | RegistrationEvent, data: RegistrationInput, *,
             update(Registration)
             .where(Registration.event_id == event.id, Registration.email == data.email,
                    Registration.status == "cancelled")
-            .values(answers=None, **details).returning(Registration.id)
+            .values({"answers": None, **details}).returning(Registration.id)
             .execution_options(synchronize_session=False)).scalar()
     if registration_id is None:
         db.session.rollback()  # and with it the place

@@ -320,3 +320,22 @@ def test_cancelled_participant_can_register_again_at_the_back_of_the_list(forum)
         "p3@example.org", "p1@example.org"]
     with pytest.raises(AlreadyRegistered):
         reg.register(forum, person(1))
+
+
+def test_answers_are_replaced_when_registering_again_and_kept_when_refused(forum):
+    lunch = RegistrationQuestion(event_id=forum.id, position=1, kind="single_choice",
+                                 label="Lunch", required=False, choices=["Halal", "Vegetarian"])
+    db.session.add(lunch)
+    db.session.commit()
+    db.session.refresh(forum)
+    first = reg.register(forum, person(1, answers={str(lunch.id): "Halal"})).registration
+    with pytest.raises(AlreadyRegistered):
+        reg.register(forum, person(1, answers={str(lunch.id): "Vegetarian"}))
+    db.session.refresh(first)
+    assert first.answers == {str(lunch.id): "Halal"}
+    reg.cancel(first.id, actor=None, by_participant=True)
+    again = reg.register(forum, person(1, answers={str(lunch.id): "Vegetarian"})).registration
+    assert again.id == first.id and again.answers == {str(lunch.id): "Vegetarian"}
+    reg.cancel(first.id, actor=None, by_participant=True)
+    db.session.expire_all()
+    assert reg.register(forum, person(1)).registration.answers == {str(lunch.id): ""}
