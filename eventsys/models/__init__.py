@@ -1,5 +1,17 @@
 """SQLAlchemy models, one module per aggregate. Importing this package registers them all."""
 
+from eventsys.models.agenda import (
+    KINDS_WITH_SPEAKERS,
+    SESSION_KINDS,
+    SESSION_MODES,
+    SESSION_ROLES,
+    AgendaMark,
+    AgendaPublication,
+    AgendaSession,
+    Person,
+    SessionMaterial,
+    SessionPerson,
+)
 from eventsys.models.audit import AuditLog
 from eventsys.models.base import UTCDateTime, utcnow
 from eventsys.models.event import (
@@ -38,9 +50,16 @@ __all__ = [
     "EVENT_STATUSES",
     "HOST_ROLES",
     "INVITATION_STATUSES",
+    "KINDS_WITH_SPEAKERS",
     "OUTBOX_STATUSES",
     "QUESTION_KINDS",
     "REGISTRATION_STATUSES",
+    "SESSION_KINDS",
+    "SESSION_MODES",
+    "SESSION_ROLES",
+    "AgendaMark",
+    "AgendaPublication",
+    "AgendaSession",
     "AuditLog",
     "Event",
     "EventHost",
@@ -51,9 +70,12 @@ __all__ = [
     "Organisation",
     "OutboxMessage",
     "PasswordResetToken",
+    "Person",
     "Registration",
     "RegistrationQuestion",
     "RegistrationToken",
+    "SessionMaterial",
+    "SessionPerson",
     "UTCDateTime",
     "User",
     "Venue",

@@ -7,30 +7,37 @@ made, so seeding twice changes nothing. Upcoming editions are dated from ``today
 from __future__ import annotations
 
 import secrets
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
 
 from sqlalchemy import select
 
 from eventsys.extensions import db
 from eventsys.models import (
+    AgendaSession,
     Event,
     EventRole,
     ModeCapacity,
     Organisation,
+    Person,
     Registration,
     RegistrationQuestion,
     User,
 )
-from eventsys.services import accounts, events, questions, tickets
+from eventsys.services import accounts, agenda, events, questions, tickets
 from eventsys.services.demo_data import (
     AUDIENCE_NAMES,
     FORUM_DESCRIPTION,
     FORUM_PEOPLE,
+    FORUM_PROGRAMME,
     FORUM_QUESTIONS,
+    FORUM_STREAM,
     ORGANISATIONS,
     WORKSHOP_DESCRIPTION,
+    WORKSHOP_LECTURERS,
     WORKSHOP_PARTICIPANTS,
+    WORKSHOP_PROGRAMME_2019,
     WORKSHOP_QUESTIONS,
+    WORKSHOP_ROLES,
 )
 from eventsys.services.events import EventData, HostData, VenueData
 
@@ -169,6 +176,7 @@ def seed_demo(today: date) -> list[str]:
     _registration_settings(by_slug)
     report.append(_past_registrations(by_slug, orgs))
     db.session.commit()
+    report.append(_agendas(by_slug, orgs))
     report.append(f"accounts: {', '.join(staff)} (password {DEMO_PASSWORD!r}); "
                   f"{len(WORKSHOP_PARTICIPANTS)} participants participantNN@example.org")
     return report
@@ -256,3 +264,56 @@ def _past_registrations(by_slug: dict[str, Event], orgs: dict[str, Organisation]
         for mode, capacity in capacities.items():
             _set_capacity(event, mode, capacity)
     return f"past registrations added: {added}"
+
+
+def _people(orgs: dict[str, Organisation]) -> dict[str, Person]:
+    """The forum's speakers and the workshop's lecturers, found by name or made once."""
+    wanted = {key: (hon, name, native, title, org, None)
+              for key, (hon, name, native, title, org) in FORUM_PEOPLE.items()}
+    wanted.update(WORKSHOP_LECTURERS)
+    have = {p.name: p for p in db.session.scalars(select(Person))}
+    found = {}
+    for key, (hon, name, native, title, org, bio) in wanted.items():
+        person = have.get(name)
+        if person is None:
+            person = agenda.create_person(agenda.PersonData(
+                name=name, honorific=hon, name_native=native, job_title=title,
+                organisation_name=orgs[org].name, country=orgs[org].country, bio=bio,
+                email=f"speaker.{key.replace('_', '.')}@example.org"), actor=None)
+        found[key] = person
+    return found
+
+
+def _agendas(by_slug: dict[str, Event], orgs: dict[str, Organisation]) -> str:
+    """Both forums get the 2021 programme, both workshops the 2019 one (in Beijing, then
+    Nanning), each published once. Events that have sessions already are left alone."""
+    people = _people(orgs)
+    made = []
+    for slug in ("cisip-forum-2021", "demo-forum", "br-science-park-workshop-2019",
+                 "demo-workshop"):
+        event = by_slug[slug]
+        if db.session.scalar(select(AgendaSession.id).where(
+                AgendaSession.event_id == event.id).limit(1)) is not None:
+            continue
+        venues = {v.city: v.id for v in event.venues}
+        if event.kind == "forum":
+            items = [(0, start, minutes, kind, title, roles, mode, "Beijing")
+                     for start, minutes, kind, title, roles, mode in FORUM_PROGRAMME]
+        else:
+            items = [(day, start, minutes, kind, title, WORKSHOP_ROLES.get(title, []),
+                      "in_person", city)
+                     for day, start, minutes, kind, title, city in WORKSHOP_PROGRAMME_2019]
+        for day, start, minutes, kind, title, roles, mode, city in items:
+            begins = datetime.combine(event.start_date + timedelta(days=day),
+                                      datetime.strptime(start, "%H:%M").time())
+            agenda.create_session(event, agenda.SessionData(
+                title=title, kind=kind, starts_local=begins,
+                ends_local=begins + timedelta(minutes=minutes),
+                venue_id=None if mode == "online" else venues.get(city), mode=mode,
+                stream_url=FORUM_STREAM if mode != "in_person" else None,
+                counts_for_attendance=kind != "break",
+                track="Field trips" if kind == "field_trip" else None,
+                people=[(people[key].id, role) for role, key in roles]), actor=None)
+        agenda.publish(event, actor=None, confirm_warnings=True)
+        made.append(f"{slug} ({len(items)} sessions)")
+    return f"agendas published: {', '.join(made) or 'none new'}"

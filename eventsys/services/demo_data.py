@@ -192,3 +192,36 @@ FORUM_QUESTIONS = [
     ("single_choice", "Which part interests you most?", False,
      ["Keynotes", "Company presentations", "Roundtable", "Report release"]),
 ]
+
+# Lecturers of the workshop (invented), for its lectures: (honorific, name, native, job
+# title, organisation key, short bio).
+WORKSHOP_LECTURERS = {
+    "zhao_hui": ("Prof.", "Zhao Hui", "赵辉", "Professor of Innovation Management",
+                 "castip", "Has advised science parks across China on planning and governance "
+                 "since 2001."),
+    "liu_yang": ("Dr.", "Liu Yang", "刘洋", "Director, Incubation Services", "zpark",
+                 "Runs incubation and venture programmes at Zhongguancun Science Park."),
+    "huang_min": ("Ms.", "Huang Min", "黄敏", "Head of Digital Services", "gei",
+                  "Leads GEI's work on digital platforms for park management."),
+    "nong_jian": ("Mr.", "Nong Jian", "农健", "Deputy Director", "nanning_hz",
+                  "Works on China-ASEAN technology transfer in Nanning."),
+}
+# Which lecturer gives which lecture of WORKSHOP_PROGRAMME_2019, by title; field trips are
+# led by a host (moderator), ceremonies have a speaker.
+WORKSHOP_ROLES = {
+    "Opening ceremony and introductions": [("speaker", "zhao_hui")],
+    "Science parks in China: forty years of development": [("speaker", "zhao_hui")],
+    "Planning and governance of a science park": [("speaker", "zhao_hui")],
+    "Field trip: Zhongguancun Science Park": [("moderator", "liu_yang")],
+    "Incubators, accelerators and venture capital": [("speaker", "liu_yang")],
+    "Field trip: technology companies in Haidian": [("moderator", "liu_yang")],
+    "Attracting high-tech enterprises and talent": [("speaker", "liu_yang"),
+                                                    ("discussant", "zhao_hui")],
+    "Digital services for park management": [("speaker", "huang_min")],
+    "China-ASEAN technology transfer": [("speaker", "nong_jian")],
+    "Field trip: Nanning High-tech Zone": [("moderator", "nong_jian")],
+    "Cross-border cooperation between parks": [("speaker", "nong_jian"),
+                                               ("discussant", "huang_min")],
+    "Closing ceremony and certificates": [("speaker", "zhao_hui")],
+}
+FORUM_STREAM = "https://live.example.org/cisip-forum"

@@ -56,10 +56,14 @@ class IdConverter(IntegerConverter):
 
 
 def init_web(app: Flask) -> None:
+    from eventsys.services import agenda as agenda_service
     from eventsys.web import (
         admin,
+        agenda,
         auth,
+        exports,
         manage,
+        manage_agenda,  # noqa: F401  (its routes join manage.bp)
         manage_registration,  # noqa: F401  (its routes join manage.bp)
         public,
         registration,
@@ -68,8 +72,12 @@ def init_web(app: Flask) -> None:
     app.url_map.converters["slug"] = SlugConverter
     app.url_map.converters["id"] = IdConverter
 
-    for blueprint in (public.bp, auth.bp, registration.bp, manage.bp, admin.bp):
+    for blueprint in (public.bp, auth.bp, registration.bp, agenda.bp, exports.bp, manage.bp,
+                      admin.bp):
         app.register_blueprint(blueprint)
+    app.jinja_env.filters["agenda_field"] = agenda_service.field_label
+    app.jinja_env.filters["session_kind"] = agenda_service.kind_label
+    app.jinja_env.filters["session_role"] = agenda_service.role_label
 
     login_manager.login_view = "auth.login"
     login_manager.login_message = _l("Please log in to see that page.")
