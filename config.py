@@ -63,7 +63,8 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "REMEMBER_COOKIE_SECURE": _bool("SESSION_COOKIE_SECURE", production),
         "PERMANENT_SESSION_LIFETIME": 60 * 60 * 12,
         "WTF_CSRF_TIME_LIMIT": 60 * 60 * 8,
-        "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", 16 * 1024 * 1024)),
+        # A request body: the largest upload (a 25 MB session material) and its form.
+        "MAX_CONTENT_LENGTH": int(env.get("MAX_CONTENT_LENGTH", 26 * 1024 * 1024)),
         "MAX_FORM_MEMORY_SIZE": 1024 * 1024,
         "PASSWORD_RESET_HOURS": 2,
         # The anonymous registration form is rendered at most once per this many seconds

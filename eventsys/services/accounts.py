@@ -326,6 +326,17 @@ def can_create_events(user: User | None) -> bool:
     return user.is_admin or any(r.role == "manager" for r in user.event_roles)
 
 
+def manages_any_event(user: User | None) -> bool:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return False
+    return any(r.role == "manager" for r in user.event_roles)
+
+
+def can_edit_people(user: User | None) -> bool:
+    """Speaker profiles are shared by all events: anyone who organises one may edit them."""
+    return can_create_events(user) or manages_any_event(user)
+
+
 def grant_event_role(event: Event, email: str, role: str, *, actor: User | None) -> EventRole:
     if role not in EVENT_ROLES:
         raise ServiceError(_("Unknown role."))

@@ -222,8 +222,15 @@ def _set_people(session: AgendaSession, people_roles: Iterable[tuple[int, str]])
         else set()
     if found != seen:
         raise ServiceError(_("Choose people from the list of speakers."))
-    session.people = [SessionPerson(person_id=pid, role=role, position=n)
-                      for n, (pid, role) in enumerate(wanted)]
+    # Keep the rows of people who stay (the unit of work inserts before it deletes, so a
+    # new row for the same person would collide with the old one on the unique key).
+    existing = {sp.person_id: sp for sp in session.people}
+    rows = []
+    for n, (pid, role) in enumerate(wanted):
+        row = existing.pop(pid, None) or SessionPerson(person_id=pid)
+        row.role, row.position = role, n
+        rows.append(row)
+    session.people = rows
 
 
 def sessions_of(event: Event) -> list[AgendaSession]:
@@ -248,8 +255,12 @@ def session_of(event: Event, session_id: int) -> AgendaSession:
 def create_session(event: Event, data: SessionData, *, actor: User | None) -> AgendaSession:
     session = AgendaSession(event_id=event.id, guid=str(uuid.uuid4()),
                             **_session_values(event, data))
+    try:
+        _set_people(session, data.people)
+    except ServiceError:
+        db.session.rollback()  # the new session was never added: nothing is written
+        raise
     db.session.add(session)
-    _set_people(session, data.people)
     db.session.flush()
     audit.record("session.created", actor=actor, event_id=event.id, target=session)
     db.session.commit()
@@ -259,9 +270,14 @@ def create_session(event: Event, data: SessionData, *, actor: User | None) -> Ag
 def update_session(event: Event, session_id: int, data: SessionData, *,
                    actor: User | None) -> AgendaSession:
     session = session_of(event, session_id)
-    for key, value in _session_values(event, data).items():
-        setattr(session, key, value)
-    _set_people(session, data.people)
+    values = _session_values(event, data)
+    try:
+        for key, value in values.items():
+            setattr(session, key, value)
+        _set_people(session, data.people)
+    except ServiceError:
+        db.session.rollback()  # the half-applied changes go with it
+        raise
     audit.record("session.updated", actor=actor, event_id=event.id, target=session)
     db.session.commit()
     return session
@@ -273,27 +289,47 @@ def duplicate_session(event: Event, session_id: int, *, actor: User | None) -> A
     original = session_of(event, session_id)
     copy = AgendaSession(
         event_id=event.id, guid=str(uuid.uuid4()),
-        title=_text(_("%(title)s (copy)", title=original.title), 300),
+        title=_copy_title(original.title),
         **{key: getattr(original, key) for key in (
             "kind", "starts_at", "ends_at", "venue_id", "room", "mode", "stream_url", "track",
             "description", "counts_for_attendance")},
-        position=original.position + 1)
+        position=0)
     db.session.add(copy)
     copy.people = [SessionPerson(person_id=p.person_id, role=p.role, position=p.position)
                    for p in original.people]
     db.session.flush()
+    # Right after the original among the sessions that start with it.
+    together = [s for s in _starting_together(event, original) if s is not copy]
+    together.insert(together.index(original) + 1, copy)
+    for n, item in enumerate(together):
+        item.position = n
     audit.record("session.duplicated", actor=actor, event_id=event.id, target=copy,
                  source=original.id)
     db.session.commit()
     return copy
 
 
+def _copy_title(title: str) -> str:
+    suffix = _(" (copy)")
+    return title[:300 - len(suffix)].rstrip() + suffix
+
+
 def delete_session(event: Event, session_id: int, *, actor: User | None) -> None:
     session = session_of(event, session_id)
+    files = [m.stored_name for m in session.materials]
     audit.record("session.deleted", actor=actor, event_id=event.id, title=session.title,
                  guid=session.guid)
     db.session.delete(session)
     db.session.commit()
+    for stored_name in files:
+        media.remove_material(stored_name)
+
+
+def _starting_together(event: Event, session: AgendaSession) -> list[AgendaSession]:
+    return list(db.session.scalars(
+        select(AgendaSession).where(AgendaSession.event_id == event.id,
+                                    AgendaSession.starts_at == session.starts_at)
+        .order_by(AgendaSession.position, AgendaSession.id)))
 
 
 def move_session(event: Event, session_id: int, direction: int, *,
@@ -301,10 +337,7 @@ def move_session(event: Event, session_id: int, direction: int, *,
     """Swap a session with its neighbour among those starting at the same time (the only
     order the clock does not decide)."""
     session = session_of(event, session_id)
-    together = [s for s in db.session.scalars(
-        select(AgendaSession).where(AgendaSession.event_id == event.id,
-                                    AgendaSession.starts_at == session.starts_at)
-        .order_by(AgendaSession.position, AgendaSession.id))]
+    together = _starting_together(event, session)
     index = together.index(session)
     other = index + (1 if direction > 0 else -1)
     if not 0 <= other < len(together):
@@ -403,7 +436,7 @@ class NeedsConfirmation(Conflict):
 class Change:
     guid: str
     title: str
-    what: str  # added, removed, changed
+    what: str  # added, removed, changed; "profile" for a person's published details
     fields: list[str] = field(default_factory=list)  # for "changed": time, place, ...
 
 
@@ -446,7 +479,9 @@ def snapshot(event: Event, sessions: list[AgendaSession]) -> dict:
 
 _COMPARED = {"title": ("title",), "time": ("starts_at", "ends_at"),
              "place": ("venue", "room"), "mode": ("mode",), "people": ("people",),
-             "description": ("description",), "kind": ("kind",)}
+             "description": ("description",), "kind": ("kind",),
+             "materials": ("materials",), "details": ("track", "counts_for_attendance",
+                                                     "stream_url")}
 
 
 def changes_between(old: dict | None, new: dict) -> list[Change]:
@@ -463,6 +498,11 @@ def changes_between(old: dict | None, new: dict) -> list[Change]:
             changes.append(Change(guid, s["title"], "changed", fields))
     changes += [Change(guid, s["title"], "removed") for guid, s in before.items()
                 if guid not in after]
+    # A speaker's profile (bio, photo, title) is published too, but mails nobody.
+    old_people = (old or {}).get("people", {})
+    changes += [Change(f"person:{key}", person["name"], "profile")
+                for key, person in new.get("people", {}).items()
+                if key in old_people and old_people[key] != person]
     return changes
 
 
@@ -494,15 +534,19 @@ def publish(event: Event, *, actor: User | None, confirm_warnings: bool = False,
     if previous is not None:
         mailed = _mail_changes(event, version, changes, previous.snapshot, new,
                                notify_participants)
-    audit.record("agenda.published", actor=actor, event_id=event.id, version=version,
+    event_id = event.id  # read now: after the commit it would open a new transaction
+    audit.record("agenda.published", actor=actor, event_id=event_id, version=version,
                  changes=len(changes), warnings=len(warnings), mailed=mailed)
     db.session.commit()
-    enqueue("eventsys.render_agenda_pdf", event.id, version)
+    enqueue("eventsys.render_agenda_pdf", event_id, version)
     return PublishResult(version, changes, mailed)
 
 
 def _mail_changes(event: Event, version: int, changes: list[Change], old: dict, new: dict,
                   everyone: bool) -> int:
+    changes = [c for c in changes if c.what != "profile"]
+    if not changes:
+        return 0
     changed = {c.guid for c in changes}
     person_ids = {p["person_id"] for snap in (old, new) for s in snap["sessions"]
                   if s["guid"] in changed for p in s["people"]}
@@ -747,8 +791,21 @@ def public_material(event: Event, material_id: int) -> SessionMaterial:
 
 
 FIELD_LABELS = {"title": "title", "time": "time", "place": "place", "mode": "way of attending",
-                "people": "speakers", "description": "description", "kind": "kind"}
+                "people": "speakers", "description": "description", "kind": "kind",
+                "materials": "files", "details": "details"}
 
 
 def field_label(name: str) -> str:
     return _(FIELD_LABELS.get(name, name))
+
+
+def has_published(event: Event) -> bool:
+    return db.session.scalar(select(AgendaPublication.id).where(
+        AgendaPublication.event_id == event.id).limit(1)) is not None
+
+
+def latest_publication_id(event: Event) -> int | None:
+    """The id of the agenda as published now: what a cached page of it is keyed by."""
+    return db.session.scalar(
+        select(AgendaPublication.id).where(AgendaPublication.event_id == event.id)
+        .order_by(AgendaPublication.version.desc()).limit(1))

@@ -23,6 +23,7 @@ from eventsys.models import (
     EventRole,
     User,
     Venue,
+    utcnow,
 )
 from eventsys.services import audit, organisations, registration
 from eventsys.services.errors import NotFound, ServiceError
@@ -113,6 +114,33 @@ def _validate(data: EventData, existing: Event | None) -> None:
         raise ServiceError(" ".join(dict.fromkeys(problems)))
 
 
+def _venues(event: Event, wanted: list[VenueData]) -> list[Venue]:
+    """The event's venues as the form lists them, keeping the rows (and so the sessions
+    placed in them) of venues that stay: matched by name and city, then a renamed one by
+    its place in the list."""
+    def key(name: str, city: str) -> tuple[str, str]:
+        return (" ".join(name.split()).casefold(), " ".join(city.split()).casefold())
+
+    unmatched = list(event.venues)
+    by_key = {key(v.name, v.city): v for v in unmatched}
+    chosen: list[Venue | None] = []
+    for data in wanted:
+        venue = by_key.pop(key(data.name, data.city), None)
+        if venue is not None:
+            unmatched.remove(venue)
+        chosen.append(venue)
+    rows = []
+    for i, (data, venue) in enumerate(zip(wanted, chosen, strict=True)):
+        if venue is None:
+            venue = unmatched.pop(0) if unmatched else Venue()
+        venue.name, venue.city = data.name.strip(), data.city.strip()
+        venue.country = data.country or None
+        venue.address = (data.address or "").strip() or None
+        venue.position = i
+        rows.append(venue)
+    return rows
+
+
 def _apply(event: Event, data: EventData) -> None:
     event.slug = data.slug
     event.kind = data.kind
@@ -124,11 +152,7 @@ def _apply(event: Event, data: EventData) -> None:
     event.timezone = data.timezone
     event.mode = data.mode
     event.status = data.status
-    event.venues = [
-        Venue(name=v.name.strip(), city=v.city.strip(), country=v.country or None,
-              address=(v.address or "").strip() or None, position=i)
-        for i, v in enumerate(data.venues)
-    ]
+    event.venues = _venues(event, data.venues)
     event.hosts = [
         EventHost(organisation=organisations.find_or_create(h.name, h.country), role=h.role,
                   position=i)
@@ -154,6 +178,7 @@ def update_event(event: Event, data: EventData, *, actor: User | None) -> Event:
     _validate(data, event)
     before = {"status": event.status, "slug": event.slug}
     _apply(event, data)
+    event.updated_at = utcnow()  # venues and hosts changed count too (pages keyed by it)
     registration.ensure_capacity_rows(event.id, event.modes)
     audit.record("event.updated", actor=actor, event_id=event.id, target=event, before=before)
     db.session.commit()

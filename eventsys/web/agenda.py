@@ -3,6 +3,174 @@ photos and materials, and a participant's own marked sessions."""
 
 from __future__ import annotations
 
-from flask import Blueprint
+import re
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_skeleton, get_timezone_location
+from flask import (
+    Blueprint,
+    Response,
+    abort,
+    flash,
+    redirect,
+    render_template,
+    request,
+    send_file,
+    session,
+    url_for,
+)
+from flask_babel import get_locale
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from eventsys.forms import ActionForm
+from eventsys.i18n import timezone_names
+from eventsys.services import agenda, agenda_pdf, events, media, registration
+from eventsys.services.errors import NotFound
+from eventsys.web.microcache import agenda_pages
+from eventsys.web.registration import no_store
 
 bp = Blueprint("agenda", __name__)
+
+PHOTO_MAX_AGE = 365 * 24 * 3600  # a photo's name is its content's hash: it never changes
+PDF_RETRY_SECONDS = 10
+
+
+def _reader_timezone(event) -> str:
+    """``?tz=Area/City`` when given (a ServiceError, so a 400 page, when it is not a zone),
+    else the event's own."""
+    name = request.args.get("tz", "").strip()
+    if not name:
+        return event.timezone
+    return agenda.zone(name).key
+
+
+@bp.get("/events/<slug:slug>/agenda", endpoint="agenda")
+def agenda_page(slug: str):
+    event = events.published_event(slug)
+    reader_tz = _reader_timezone(event)
+    # A published agenda never changes, so its page is rendered once per event version,
+    # zone and language and kept (for visitors, whose page is the same for all of them).
+    cacheable = not current_user.is_authenticated and "_flashes" not in session
+    key = (event.id, event.updated_at, agenda.latest_publication_id(event), reader_tz,
+           str(get_locale() or "en"))
+    page = agenda_pages().get(key) if cacheable else None
+    if page is None:
+        page = render_template("agenda/agenda.html", event=event,
+                               published=agenda.public_agenda(event, reader_tz),
+                               reader_tz=reader_tz, timezones=timezone_names())
+        if cacheable:
+            agenda_pages().put(key, page)
+    return page
+
+
+@bp.get("/events/<slug:slug>/speakers/<id:person_id>")
+def speaker(slug: str, person_id: int):
+    event = events.published_event(slug)
+    reader_tz = _reader_timezone(event)
+    published = agenda.public_agenda(event, reader_tz)
+    person = published.people.get(person_id) if published else None
+    if person is None:
+        abort(404)
+    return render_template("agenda/speaker.html", event=event, published=published,
+                           person=person, reader_tz=reader_tz,
+                           sessions=agenda.sessions_of_person(published, person_id))
+
+
+@bp.get("/events/<slug:slug>/agenda.pdf")
+def pdf(slug: str):
+    event = events.published_event(slug)
+    path = agenda_pdf.printable(event)
+    if path is None:
+        response = Response(render_template("agenda/pdf_pending.html", event=event), 202)
+        response.headers["Retry-After"] = str(PDF_RETRY_SECONDS)
+        response.headers["Cache-Control"] = "no-store"
+        return response
+    return send_file(path, mimetype="application/pdf", as_attachment=False,
+                     download_name=f"{event.slug}-agenda.pdf")
+
+
+@bp.get("/media/photos/<name>")
+def photo(name: str):
+    path = media.photo_path(name)
+    if path is None:
+        abort(404)
+    response = send_file(path, mimetype="image/jpeg", max_age=PHOTO_MAX_AGE)
+    response.cache_control.public = True
+    response.cache_control.immutable = True
+    return response
+
+
+@bp.get("/events/<slug:slug>/materials/<id:material_id>/<path:filename>")
+def material(slug: str, material_id: int, filename: str):
+    event = events.published_event(slug)
+    found = agenda.public_material(event, material_id)
+    path = media.material_path(found.stored_name)
+    if path is None:  # listed in the agenda, file deleted since
+        raise NotFound(_("There is no such file."))
+    return send_file(path, mimetype=found.content_type, as_attachment=True,
+                     download_name=found.filename)
+
+
+@bp.route("/r/<token>/agenda", methods=["GET", "POST"])
+def personal(token: str):
+    found = registration.registration_by_token(token)
+    event = found.event
+    published = agenda.public_agenda(event)
+    form = ActionForm()
+    if request.method == "POST":
+        if not form.validate_on_submit():
+            abort(400)
+        if published is None:
+            abort(404)
+        agenda.set_marks(found, request.form.getlist("session"), published)
+        flash(_("Your sessions are saved."), "success")
+        return no_store(redirect(url_for("agenda.personal", token=token)))
+    return no_store(Response(render_template(
+        "agenda/personal.html", event=event, registration=found, token=token, form=form,
+        published=published, marked=agenda.marked(found) if published else set())))
+
+
+# Formatting for the agenda templates (the pages and the PDF) ------------------------------
+
+def _locale() -> str:
+    return str(get_locale() or "en")
+
+
+@bp.app_template_filter("clock")
+def clock(moment: datetime) -> str:
+    """The time of day, 24-hour, in the zone the moment carries."""
+    return format_skeleton("Hm", moment, tzinfo=moment.tzinfo, locale=_locale())
+
+
+@bp.app_template_filter("short_day")
+def short_day(day: date | datetime) -> str:
+    return format_skeleton("MMMEd", day, locale=_locale())
+
+
+@bp.app_template_filter("clock_range")
+def clock_range(start: datetime, end: datetime) -> str:
+    """"14:30–15:30", or with the end's day when it ends on another (a field trip)."""
+    if start.date() == end.date():
+        return f"{clock(start)}–{clock(end)}"
+    return f"{clock(start)} – {short_day(end)} {clock(end)}"
+
+
+@bp.app_template_filter("zone_city")
+def zone_city(name: str) -> str:
+    """A zone as people say it: "Karachi", "São Paulo" (CLDR's city, in the reader's
+    language)."""
+    city = get_timezone_location(ZoneInfo(name), locale=_locale(), return_city=True)
+    return city.rsplit("/", 1)[-1]
+
+
+_BLANK_LINE = re.compile(r"\n[ \t]*\n\s*")
+
+
+@bp.app_template_filter("paragraphs")
+def paragraphs(text: str | None) -> list[list[str]]:
+    """Text as typed: blank lines part paragraphs, single line breaks stay line breaks.
+    Lines, not markup, so the template escapes every one."""
+    text = (text or "").replace("\r\n", "\n").replace("\r", "\n").strip()
+    return [part.split("\n") for part in _BLANK_LINE.split(text) if part.strip()]

@@ -39,6 +39,10 @@ def _authorise():
     if event is None:
         if request.endpoint == "manage.new_event" and not accounts.can_create_events(current_user):
             abort(403)
+        # The speaker profiles (manage_agenda.py): every endpoint named people*.
+        if (request.endpoint or "").startswith("manage.people") \
+                and not accounts.can_edit_people(current_user):
+            abort(403)
         return None
     if request.endpoint in CHECKIN_ENDPOINTS:
         allowed = accounts.can_check_in(current_user, event)

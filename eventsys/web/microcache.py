@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 
 from flask import current_app
 
@@ -48,3 +49,33 @@ class MicroCache:
 def registration_forms() -> MicroCache:
     """The current app's cache of registration forms (one per app: tests make many)."""
     return current_app.extensions.setdefault("registration_forms", MicroCache())
+
+
+class PageCache:
+    """Pages of immutable content, kept by a key that names everything they show (a
+    published agenda's id, the event's last change, the reader's zone and language): such a
+    page never goes stale, so it is kept until pushed out by newer ones (least recently
+    used first)."""
+
+    def __init__(self, max_entries: int = 256):
+        self._pages: OrderedDict[tuple, str] = OrderedDict()
+        self._lock = threading.Lock()
+        self._max = max_entries
+
+    def get(self, key: tuple) -> str | None:
+        with self._lock:
+            page = self._pages.get(key)
+            if page is not None:
+                self._pages.move_to_end(key)
+            return page
+
+    def put(self, key: tuple, page: str) -> None:
+        with self._lock:
+            self._pages[key] = page
+            self._pages.move_to_end(key)
+            while len(self._pages) > self._max:
+                self._pages.popitem(last=False)
+
+
+def agenda_pages() -> PageCache:
+    return current_app.extensions.setdefault("agenda_pages", PageCache())

@@ -6,7 +6,7 @@ from datetime import date
 
 from flask import Blueprint, render_template
 
-from eventsys.services import events, registration
+from eventsys.services import agenda, events, registration
 
 bp = Blueprint("public", __name__)
 
@@ -24,4 +24,5 @@ def event(slug: str):
     return render_template("public/event.html", event=event,
                            is_past=event.end_date < date.today(),
                            registration_state=registration.window_state(event),
-                           closes_at=registration.registration_closes_at(event))
+                           closes_at=registration.registration_closes_at(event),
+                           has_agenda=agenda.has_published(event))

@@ -28,7 +28,7 @@ from eventsys.web.microcache import registration_forms
 bp = Blueprint("registration", __name__)
 
 
-def _no_store(response: Response) -> Response:
+def no_store(response: Response) -> Response:
     """Pages reached by a secret link are nobody's business but the participant's: no
     caching, no Referer leaking the token to the links on the page."""
     response.headers["Cache-Control"] = "no-store"
@@ -101,7 +101,7 @@ def page(token: str):
         action=ActionForm(), just_registered=request.args.get("new") == "1",
         closes_at=registration.registration_closes_at(found.event),
     )
-    return _no_store(Response(response))
+    return no_store(Response(response))
 
 
 @bp.route("/r/<token>/cancel", methods=["GET", "POST"])
@@ -110,7 +110,7 @@ def cancel(token: str):
     found = registration.registration_by_token(token)
     form = ActionForm()
     if request.method == "GET":
-        return _no_store(Response(render_template(
+        return no_store(Response(render_template(
             "registration/cancel.html", registration=found, event=found.event, token=token,
             form=form)))
     if not form.validate_on_submit():
@@ -125,7 +125,7 @@ def calendar_file(token: str):
     found = registration.registration_by_token(token)
     body = calendar.event_calendar(
         found.event, url=url_for("public.event", slug=found.event.slug, _external=True))
-    return _no_store(Response(body, mimetype="text/calendar", headers={
+    return no_store(Response(body, mimetype="text/calendar", headers={
         "Content-Disposition": f'attachment; filename="{found.event.slug}.ics"'}))
 
 
