@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import re
 from datetime import date, datetime
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from babel import Locale
 from babel.dates import format_skeleton, get_timezone_location
 from flask import (
     Blueprint,
@@ -138,10 +140,22 @@ def _locale() -> str:
     return str(get_locale() or "en")
 
 
+@lru_cache(maxsize=64)
+def _clock_pattern(locale: str) -> str | None:
+    """The language's 24-hour time pattern; None when it is not plain "HH:mm" (then Babel
+    formats each time). Looked up once: a long programme shows hundreds of times."""
+    pattern = Locale.parse(locale).datetime_skeletons.get("Hm")
+    return "%H:%M" if pattern is not None and str(pattern) == "HH:mm" else None
+
+
 @bp.app_template_filter("clock")
 def clock(moment: datetime) -> str:
     """The time of day, 24-hour, in the zone the moment carries."""
-    return format_skeleton("Hm", moment, tzinfo=moment.tzinfo, locale=_locale())
+    locale = _locale()
+    fast = _clock_pattern(locale)
+    if fast:
+        return moment.strftime(fast)
+    return format_skeleton("Hm", moment, tzinfo=moment.tzinfo, locale=locale)
 
 
 @bp.app_template_filter("short_day")
@@ -161,7 +175,12 @@ def clock_range(start: datetime, end: datetime) -> str:
 def zone_city(name: str) -> str:
     """A zone as people say it: "Karachi", "São Paulo" (CLDR's city, in the reader's
     language)."""
-    city = get_timezone_location(ZoneInfo(name), locale=_locale(), return_city=True)
+    return _zone_city(name, _locale())
+
+
+@lru_cache(maxsize=1024)
+def _zone_city(name: str, locale: str) -> str:
+    city = get_timezone_location(ZoneInfo(name), locale=locale, return_city=True)
     return city.rsplit("/", 1)[-1]
 
 
