@@ -17,6 +17,7 @@ import redis as redis_lib
 from flask import g, has_app_context
 from flask.testing import FlaskClient
 from flask_migrate import upgrade
+from sqlalchemy import event as sa_event
 from sqlalchemy import text
 
 from eventsys import create_app
@@ -197,6 +198,21 @@ def last_text(to: str | None = None, containing: str = "") -> str:
 # Objects built through the services -------------------------------------------------------
 
 PASSWORD = "correct horse battery"
+
+
+@pytest.fixture
+def count_queries(app):
+    """SQL statements sent while the test runs: ``["n"]`` counts them (tests reset it to 0
+    around the request they measure), ``["statements"]`` keeps their text."""
+    counter: dict = {"n": 0, "statements": []}
+
+    def before(conn, cursor, statement, *args):
+        counter["n"] += 1
+        counter["statements"].append(statement)
+
+    sa_event.listen(db.engine, "before_cursor_execute", before)
+    yield counter
+    sa_event.remove(db.engine, "before_cursor_execute", before)
 
 
 @pytest.fixture

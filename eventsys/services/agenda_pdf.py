@@ -9,24 +9,21 @@ the same reason. Fonts are the machine's (DejaVu, Liberation).
 
 from __future__ import annotations
 
-import os
-import re
 import secrets
-import tempfile
 from pathlib import Path
 
 import weasyprint
-from flask import current_app, render_template
+from flask import render_template
 from flask_babel import gettext as _
 from sqlalchemy import select
 
 from eventsys import tasks
 from eventsys.extensions import db
 from eventsys.models import AgendaPublication, Event
-from eventsys.services import agenda
+from eventsys.services import agenda, media
 from eventsys.services.errors import NotFound
 
-_STORED_NAME = re.compile(r"^\d{1,10}-v\d{1,6}-[A-Za-z0-9_-]{16,40}\.pdf$")
+FILES = "agenda"  # under FILES_DIR
 
 CSS = """
 @page {
@@ -82,31 +79,9 @@ def to_pdf(html: str) -> bytes:
         stylesheets=[weasyprint.CSS(string=CSS, url_fetcher=fetcher)])
 
 
-def _dir() -> Path:
-    path = Path(current_app.config["FILES_DIR"]) / "agenda"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
-
-
 def pdf_path(publication: AgendaPublication) -> Path | None:
     """The publication's PDF on disk, if a worker has made it and it is still there."""
-    name = publication.pdf or ""
-    if not _STORED_NAME.match(name):
-        return None
-    path = _dir() / name
-    return path if path.is_file() else None
-
-
-def _write(path: Path, data: bytes) -> None:
-    """Atomically: a reader never sees half a file."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".render-")
-    try:
-        with os.fdopen(fd, "wb") as out:
-            out.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    return media.stored_file(FILES, publication.pdf)
 
 
 def _publication(event_id: int, version: int) -> AgendaPublication | None:
@@ -129,8 +104,7 @@ def render(event_id: int, version: int) -> dict:
     db.session.rollback()
     data = to_pdf(html)
     name = f"{event_id}-v{version}-{secrets.token_urlsafe(18)}.pdf"
-    path = _dir() / name
-    _write(path, data)
+    path = media.write_file(FILES, name, data)
     publication = db.session.scalar(select(AgendaPublication).where(
         AgendaPublication.id == publication_id).with_for_update())
     if pdf_path(publication) is not None:  # another worker finished first: keep theirs

@@ -51,6 +51,24 @@ def _dir(kind: str) -> Path:
     return path
 
 
+def stored_file(kind: str, name: str | None) -> Path | None:
+    """A file we stored under FILES_DIR/<kind> by a name we made; None when the name is not
+    one of ours or the file is gone."""
+    if not _STORED_NAME.match(name or ""):
+        return None
+    path = _dir(kind) / name
+    return path if path.is_file() else None
+
+
+def write_file(kind: str, name: str, data: bytes) -> Path:
+    """Store ``data`` as FILES_DIR/<kind>/<name>, atomically."""
+    if not _STORED_NAME.match(name):
+        raise ValueError(f"not a stored file name: {name!r}")
+    path = _dir(kind) / name
+    _write(path, data)
+    return path
+
+
 def _write(path: Path, data: bytes) -> None:
     """Atomically: a reader never sees half a file."""
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".upload-")
@@ -96,10 +114,7 @@ def store_photo(data: bytes) -> str:
 
 
 def photo_path(name: str) -> Path | None:
-    if not _STORED_NAME.match(name or ""):
-        return None
-    path = _dir("photos") / name
-    return path if path.is_file() else None
+    return stored_file("photos", name)
 
 
 @dataclass
@@ -135,10 +150,7 @@ def store_material(filename: str, data: bytes) -> StoredFile:
 
 
 def material_path(stored_name: str) -> Path | None:
-    if not _STORED_NAME.match(stored_name or ""):
-        return None
-    path = _dir("materials") / stored_name
-    return path if path.is_file() else None
+    return stored_file("materials", stored_name)
 
 
 def remove_material(stored_name: str) -> None:

@@ -15,7 +15,6 @@ from urllib.parse import urlsplit
 import jsonschema
 import pytest
 from icalendar import Calendar
-from sqlalchemy import event as sa_event
 
 from eventsys.extensions import db
 from eventsys.services import agenda
@@ -240,18 +239,6 @@ def test_openapi_document(client, make_event):
 
 
 # Cost -----------------------------------------------------------------------------------
-
-@pytest.fixture
-def count_queries(app):
-    counter = {"n": 0}
-
-    def before(*args, **kwargs):
-        counter["n"] += 1
-
-    sa_event.listen(db.engine, "before_cursor_execute", before)
-    yield counter
-    sa_event.remove(db.engine, "before_cursor_execute", before)
-
 
 def _programme(make_event, slug, n):
     """``n`` half-hour sessions, each with a speaker, over as many days as it takes; and a

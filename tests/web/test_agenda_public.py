@@ -7,7 +7,6 @@ from datetime import datetime, timedelta
 
 import pytest
 from PIL import Image
-from sqlalchemy import event as sa_event
 from sqlalchemy import select
 
 from eventsys.extensions import db
@@ -178,18 +177,6 @@ def test_speaker_page_404s(client, forum, make_event):
     make_event("other")
     speaker = agenda.people("Aisha")[0]
     assert client.get(f"/events/other/speakers/{speaker.id}").status_code == 404
-
-
-@pytest.fixture
-def count_queries(app):
-    counter = {"n": 0}
-
-    def before(*args, **kwargs):
-        counter["n"] += 1
-
-    sa_event.listen(db.engine, "before_cursor_execute", before)
-    yield counter
-    sa_event.remove(db.engine, "before_cursor_execute", before)
 
 
 def _queries(client, counter, url) -> int:

@@ -11,7 +11,6 @@ from pathlib import Path
 import pytest
 from flask import current_app
 from PIL import Image
-from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
 from eventsys.extensions import db
@@ -504,18 +503,6 @@ def test_a_manager_of_another_event_may_edit_people_but_not_this_agenda(app, for
 
 
 # Cost ------------------------------------------------------------------------------------
-
-@pytest.fixture
-def count_queries(app):
-    counter = {"n": 0}
-
-    def before(*args, **kwargs):
-        counter["n"] += 1
-
-    sa_event.listen(db.engine, "before_cursor_execute", before)
-    yield counter
-    sa_event.remove(db.engine, "before_cursor_execute", before)
-
 
 def _fill(event, first: int, n: int, people: list[int]) -> None:
     for i in range(first, first + n):

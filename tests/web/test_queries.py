@@ -1,23 +1,9 @@
 """Pages that list events load them with a fixed number of queries, however many there are."""
 
-import pytest
-from sqlalchemy import event as sa_event
 
 from eventsys.extensions import db
 from eventsys.services.events import HostData, VenueData
 from tests.conftest import login
-
-
-@pytest.fixture
-def count_queries(app):
-    counter = {"n": 0}
-
-    def before(*args, **kwargs):
-        counter["n"] += 1
-
-    sa_event.listen(db.engine, "before_cursor_execute", before)
-    yield counter
-    sa_event.remove(db.engine, "before_cursor_execute", before)
 
 
 def _events(make_event, prefix, n, creator=None):

@@ -6,7 +6,6 @@ import re
 import time
 
 import pytest
-from sqlalchemy import event as sa_event
 from sqlalchemy import func, select
 
 from eventsys.extensions import db
@@ -40,18 +39,6 @@ def forum(make_event):
     return event
 
 
-@pytest.fixture
-def count_queries(app):
-    statements: list[str] = []
-
-    def before(conn, cursor, statement, *args):
-        statements.append(statement)
-
-    sa_event.listen(db.engine, "before_cursor_execute", before)
-    yield statements
-    sa_event.remove(db.engine, "before_cursor_execute", before)
-
-
 def test_each_visitor_gets_their_own_working_token_from_one_rendering(cached, forum,
                                                                      count_queries):
     db.session.remove()
@@ -61,7 +48,8 @@ def test_each_visitor_gets_their_own_working_token_from_one_rendering(cached, fo
     assert len(set(tokens)) == 3
     assert pages[1].replace(tokens[1], "T") == pages[2].replace(tokens[2], "T")
     # Only the first visitor's page was rendered from the database.
-    assert len([s for s in count_queries if s.lstrip().upper().startswith("SELECT")]) <= 3
+    selects = [s for s in count_queries["statements"] if s.lstrip().upper().startswith("SELECT")]
+    assert len(selects) <= 3
     for n, (client, token) in enumerate(zip(clients, tokens, strict=True)):
         response = client.post(URL, data={**form(n), "csrf_token": token})
         assert response.status_code == 302 and "/r/" in response.location
@@ -127,10 +115,10 @@ def test_a_registration_is_a_fixed_handful_of_statements(app, forum, count_queri
     client = app.test_client()
     token = csrf_from(client.get(URL).get_data(as_text=True))
     db.session.remove()
-    count_queries.clear()
+    count_queries["statements"].clear()
     assert client.post(URL, data={**form(), "csrf_token": token}).status_code == 302
     # event + questions; take the place; registration; token; audit; outbox (and nothing
     # per question, per mode or per registration already made)
-    writes = [s.split()[0].upper() for s in count_queries
+    writes = [s.split()[0].upper() for s in count_queries["statements"]
               if s.split()[0].upper() in ("SELECT", "INSERT", "UPDATE", "DELETE")]
     assert writes == ["SELECT", "UPDATE", "INSERT", "INSERT", "INSERT", "INSERT"], writes
