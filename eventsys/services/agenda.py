@@ -24,6 +24,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from functools import cached_property
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
@@ -612,9 +613,13 @@ class PersonView:
     bio: str | None
     photo: str | None
 
-    @property
+    @cached_property
     def display_name(self) -> str:
         return f"{self.honorific} {self.name}" if self.honorific else self.name
+
+    @cached_property
+    def affiliation(self) -> str:
+        return ", ".join(p for p in (self.job_title, self.organisation) if p)
 
 
 @dataclass

@@ -24,7 +24,9 @@ from flask import (
 )
 from flask_babel import get_locale
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
+from markupsafe import Markup
 
 from eventsys.forms import ActionForm
 from eventsys.i18n import timezone_names
@@ -61,10 +63,23 @@ def agenda_page(slug: str):
     if page is None:
         page = render_template("agenda/agenda.html", event=event,
                                published=agenda.public_agenda(event, reader_tz),
-                               reader_tz=reader_tz, timezones=timezone_names())
+                               reader_tz=reader_tz, timezone_options=timezone_options)
         if cacheable:
             agenda_pages().put(key, page)
     return page
+
+
+@lru_cache(maxsize=1)
+def _timezone_options() -> Markup:
+    return Markup("").join(Markup('<option value="{0}">{0}</option>').format(name)
+                           for name in timezone_names())
+
+
+def timezone_options(selected: str) -> Markup:
+    """The ~600 zones of the selector, built once per process (a loop in the template cost
+    a tenth of the page), with ``selected`` chosen."""
+    chosen = Markup('<option value="{}">').format(selected)
+    return _timezone_options().replace(chosen, chosen[:-1] + Markup(" selected>"), 1)
 
 
 @bp.get("/events/<slug:slug>/speakers/<id:person_id>")
@@ -184,6 +199,66 @@ def _zone_city(name: str, locale: str) -> str:
     return city.rsplit("/", 1)[-1]
 
 
+MODE_LABELS = {"in_person": _l("In person"), "online": _l("Online"), "hybrid": _l("Hybrid")}
+
+
+class AgendaText:
+    """What the agenda pages write about sessions, worked out once per page: the language,
+    the translated labels and the zone names are looked up once, not once per session
+    (a three-week programme has 150 sessions and 450 people in roles)."""
+
+    def __init__(self, published: agenda.PublishedAgenda | None = None):
+        """Without ``published`` (the organiser's draft) only the labels are there."""
+        self.locale = _locale()
+        self.kinds = {k: _(v) for k, v in agenda.KIND_LABELS.items()}
+        self.roles = {k: _(v) for k, v in agenda.ROLE_LABELS.items()}
+        self.modes = {k: str(v) for k, v in MODE_LABELS.items()}
+        if published is None:
+            return
+        self.reader_differs = published.reader_timezone != published.timezone
+        self._reader_city = _zone_city(published.reader_timezone, self.locale)
+        self._event_city = _zone_city(published.timezone, self.locale)
+        self._reader_time = _("%(time)s (%(zone)s)")
+        self._event_time = _("%(time)s %(zone)s time")
+
+    def kind(self, kind: str) -> str:
+        return self.kinds.get(kind, kind)
+
+    def role(self, role: str) -> str:
+        return self.roles.get(role, role)
+
+    def mode(self, mode: str) -> str:
+        return self.modes.get(mode, mode)
+
+    def when(self, s: agenda.SessionView, day: date | None = None) -> Markup:
+        """The reader's time first; the event's alongside when the zones differ; the day
+        when the session is not on ``day`` (for the reader) or no day is given."""
+        if not self.reader_differs:
+            html = Markup("<strong>{}</strong>").format(clock_range(s.local_start, s.local_end))
+            if day is None:
+                html += Markup(' <span class="agenda-day-name">{}</span>').format(
+                    short_day(s.local_start))
+            return html
+        reader = self._reader_time % {"time": clock_range(s.reader_start, s.reader_end),
+                                      "zone": self._reader_city}
+        html = Markup("<strong>{}</strong>").format(reader)
+        if day is None or s.reader_start.date() != day:
+            html += Markup(' <mark class="agenda-other-day">{}</mark>').format(
+                short_day(s.reader_start))
+        local = self._event_time % {"time": clock_range(s.local_start, s.local_end),
+                                    "zone": self._event_city}
+        return html + Markup(' <span class="agenda-event-time">· {}</span>').format(local)
+
+    @staticmethod
+    def where(s: agenda.SessionView) -> str:
+        """"Venue, City · Room", whichever parts there are."""
+        venue = s.venue and ", ".join(p for p in (s.venue.get("name"), s.venue.get("city")) if p)
+        return " · ".join(p for p in (venue, s.room) if p)
+
+
+bp.add_app_template_global(AgendaText, "AgendaText")
+
+
 _BLANK_LINE = re.compile(r"\n[ \t]*\n\s*")
 
 
@@ -193,3 +268,10 @@ def paragraphs(text: str | None) -> list[list[str]]:
     Lines, not markup, so the template escapes every one."""
     text = (text or "").replace("\r\n", "\n").replace("\r", "\n").strip()
     return [part.split("\n") for part in _BLANK_LINE.split(text) if part.strip()]
+
+
+@bp.app_template_filter("paragraphs_html")
+def paragraphs_html(text: str | None) -> Markup:
+    """The paragraphs as ``<p>`` with ``<br>`` between lines, every line escaped."""
+    return Markup("").join(Markup("<p>{}</p>").format(Markup("<br>").join(paragraph))
+                           for paragraph in paragraphs(text))
