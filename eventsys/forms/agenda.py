@@ -233,7 +233,15 @@ class PersonForm(Form):
             "email", "bio")})
 
 
+PHOTO_HELP = _l("JPEG, PNG, WebP or GIF, at most 8 MB. It is shown at most 800 pixels wide.")
+
+
+class NewPersonForm(PersonForm):
+    """A new person may come with their photo (one step for the organiser)."""
+
+    photo = FileField(_l("Photo"), validators=[Optional()], description=PHOTO_HELP)
+
+
 class PhotoForm(Form):
     photo = FileField(_l("Photo"), validators=[FileRequired(_l("Choose a photo."))],
-                      description=_l("JPEG, PNG, WebP or GIF, at most 8 MB. It is shown at "
-                                     "most 800 pixels wide."))
+                      description=PHOTO_HELP)

@@ -72,7 +72,15 @@ def to_utc(local: datetime, timezone: str) -> datetime:
     """A wall-clock time in ``timezone`` (as the organiser typed it) to UTC."""
     if not 2000 <= local.year <= 2200:
         raise ServiceError(_("Those dates are out of range."))
-    return local.replace(tzinfo=zone(timezone)).astimezone(ZoneInfo("UTC"))
+    tz = zone(timezone)
+    moment = local.replace(tzinfo=tz).astimezone(ZoneInfo("UTC"))
+    # A wall time skipped when the clocks go forward does not exist; Python would quietly
+    # move it an hour. (A repeated one, when they go back, is taken the first time.)
+    if moment.astimezone(tz).replace(tzinfo=None) != local.replace(tzinfo=None, fold=0):
+        raise ServiceError(_("%(time)s does not exist in %(zone)s: the clocks go forward "
+                             "then. Please choose another time.",
+                             time=local.strftime("%Y-%m-%d %H:%M"), zone=timezone))
+    return moment
 
 
 def to_local(moment: datetime, timezone: str) -> datetime:
@@ -126,8 +134,13 @@ def _person_values(data: PersonData) -> dict:
     return values
 
 
-def create_person(data: PersonData, *, actor: User | None) -> Person:
-    person = Person(**_person_values(data))
+def create_person(data: PersonData, *, actor: User | None, photo: bytes | None = None) -> Person:
+    """``photo``: the uploaded image, checked and re-encoded before anything is saved, so a
+    bad image leaves no person behind."""
+    values = _person_values(data)
+    if photo:
+        values["photo"] = media.store_photo(photo)
+    person = Person(**values)
     db.session.add(person)
     db.session.flush()
     audit.record("person.created", actor=actor, target=person)
@@ -150,7 +163,11 @@ def person_by_id(person_id: int) -> Person:
     return person
 
 
-def people(search: str | None = None, limit: int = 500) -> list[Person]:
+PEOPLE_PAGE = 500
+
+
+def people(search: str | None = None, limit: int | None = PEOPLE_PAGE) -> list[Person]:
+    """People by name; ``limit=None`` for all of them (the session form's picker)."""
     query = select(Person).order_by(Person.name, Person.id).limit(limit)
     search = " ".join((search or "").split())[:100]
     if search:

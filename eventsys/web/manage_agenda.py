@@ -19,6 +19,7 @@ from eventsys.forms.agenda import (
     MODE_LABELS,
     MaterialForm,
     MoveForm,
+    NewPersonForm,
     PersonForm,
     PhotoForm,
     PublishForm,
@@ -109,7 +110,7 @@ def _session_page(form: SessionForm, session: AgendaSession | None, status: int,
 
 @bp.route("/events/<slug:slug>/agenda/new", methods=["GET", "POST"])
 def agenda_session_new():
-    form = SessionForm(g.event, programme.people())
+    form = SessionForm(g.event, programme.people(limit=None))
     status = 200
     if form.validate_on_submit():
         try:
@@ -129,7 +130,7 @@ def agenda_session_new():
 @bp.route("/events/<slug:slug>/agenda/<id:session_id>/edit", methods=["GET", "POST"])
 def agenda_session_edit(session_id: int):
     session = programme.session_of(g.event, session_id)
-    people = _with_people_of(session, programme.people())
+    people = _with_people_of(session, programme.people(limit=None))
     form = (SessionForm(g.event, people) if request.method == "POST"
             else SessionForm.from_session(g.event, people, session))
     status = 200
@@ -203,7 +204,7 @@ def agenda_material_add(session_id: int):
             flash(_("The file is added."), "success")
             return redirect(url_for("manage.agenda_session_edit", slug=g.event.slug,
                                     session_id=session_id, _anchor="materials"))
-    people = _with_people_of(session, programme.people())
+    people = _with_people_of(session, programme.people(limit=None))
     return _session_page(SessionForm.from_session(g.event, people, session), session, 400,
                          material_form=form)
 
@@ -234,16 +235,19 @@ def _return_to() -> str | None:
 @bp.get("/people")
 def people():
     query = request.args.get("q", "")[:100]
-    return render_template("manage/people.html", people=programme.people(query), q=query)
+    return render_template("manage/people.html", q=query,
+                           people=programme.people(query, limit=programme.PEOPLE_PAGE),
+                           page=programme.PEOPLE_PAGE)
 
 
 @bp.route("/people/new", methods=["GET", "POST"])
 def people_new():
-    form = PersonForm()
+    form = NewPersonForm()
     status = 200
     if form.validate_on_submit():
+        photo = form.photo.data.read(media.MAX_PHOTO_BYTES + 1) if form.photo.data else None
         try:
-            person = programme.create_person(form.to_data(), actor=current_user)
+            person = programme.create_person(form.to_data(), actor=current_user, photo=photo)
         except ServiceError as exc:
             _failed(exc)
             status = 400

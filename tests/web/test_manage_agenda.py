@@ -353,6 +353,31 @@ def test_photo_is_reencoded_and_bad_files_are_refused(organiser):
     assert aisha.photo is None
 
 
+def test_a_new_person_can_come_with_a_photo(organiser):
+    response = submit(organiser, "/manage/people/new",
+                      dict(PERSON, name="Ravi Kumar", photo=(io.BytesIO(png()), "ravi.png")))
+    assert response.status_code == 302, page(response)
+    ravi = db.session.scalar(select(Person).where(Person.name == "Ravi Kumar"))
+    assert ravi.photo.endswith(".jpg")
+    assert (Path(current_app.config["FILES_DIR"]) / "photos" / ravi.photo).is_file()
+
+
+def test_a_bad_photo_on_a_new_person_saves_nothing(organiser):
+    response = submit(organiser, "/manage/people/new",
+                      dict(PERSON, name="Ravi Kumar",
+                           photo=(io.BytesIO(b"<script>alert(1)</script>"), "ravi.png")))
+    assert response.status_code == 400 and "not an image" in page(response)
+    assert db.session.scalar(select(Person).where(Person.name == "Ravi Kumar")) is None
+
+
+def test_the_people_list_says_when_it_shows_only_the_first_ones(organiser, monkeypatch):
+    monkeypatch.setattr(programme, "PEOPLE_PAGE", 2)
+    for name in ("Ann", "Bob", "Cy"):
+        person(name)
+    listed = page(organiser.get("/manage/people"))
+    assert "Only the first 2 are listed" in listed and "Cy" not in listed
+
+
 # Bad input -------------------------------------------------------------------------------
 
 BAD_SESSIONS = {
