@@ -79,6 +79,9 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "OUTBOX_SWEEP_SECONDS": float(env.get("OUTBOX_SWEEP_SECONDS", 30)),
         # First retry after a temporary SMTP failure; doubles each time, with jitter.
         "OUTBOX_RETRY_BASE_SECONDS": float(env.get("OUTBOX_RETRY_BASE_SECONDS", 30)),
+        # At most this many messages a second to the SMTP server, across all workers
+        # (counted in Redis when there is one); 0 for no limit.
+        "SMTP_MAX_PER_SECOND": float(env.get("SMTP_MAX_PER_SECOND", 0)),
         # New mail is announced to the workers from a background thread, one task for the
         # messages committed within this many seconds (0: one task per commit, at once).
         "ANNOUNCE_DELAY_SECONDS": float(env.get("ANNOUNCE_DELAY_SECONDS", 0.05)),
@@ -98,6 +101,12 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
             "broker_transport_options": {"polling_interval": 0.2} if not redis_url else {},
             "task_always_eager": False,
             "imports": ["workers.tasks"],
+            # Mail has its own queue, so a slow mail server never holds up other work
+            # (PDFs, certificates). A worker started without -Q takes both; production
+            # may run `celery -A workers worker -Q mail` apart.
+            "task_queues": {"celery": {}, "mail": {}},
+            "task_routes": {name: {"queue": "mail"} for name in (
+                "eventsys.deliver_outbox", "eventsys.sweep_outbox", "eventsys.run_job")},
         },
     }
     celery_overrides = overrides.pop("CELERY", None)

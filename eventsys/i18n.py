@@ -79,17 +79,18 @@ def available_locales() -> list[str]:
     return list(_locales_on_disk())
 
 
+def date_range(start: date, end: date) -> str:
+    """CLDR knows each language's way: "Aug 12 – 23, 2019", "2019年8月12日至23日"."""
+    if start == end:
+        return format_date(start, "long")
+    return format_interval(start, end, skeleton="yMMMd", locale=get_locale() or "en")
+
+
 def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS_DIR))
 
     def _country(code):
         return country_name(code, str(get_locale() or "en"))
-
-    def _date_range(start: date, end: date) -> str:
-        # CLDR knows each language's way: "Aug 12 – 23, 2019", "2019年8月12日至23日".
-        if start == end:
-            return format_date(start, "long")
-        return format_interval(start, end, skeleton="yMMMd", locale=get_locale() or "en")
 
     def _datetime(value: datetime, fmt: str = "medium") -> str:
         return format_datetime(value, fmt)
@@ -110,6 +111,6 @@ def init_app(app: Flask) -> None:
 
     app.jinja_env.filters["datetime_in"] = _datetime_in
     app.jinja_env.filters["country"] = _country
-    app.jinja_env.filters["date_range"] = _date_range
+    app.jinja_env.filters["date_range"] = date_range
     app.jinja_env.filters["datetime"] = _datetime
     app.jinja_env.filters["date"] = lambda value, fmt="long": format_date(value, fmt)

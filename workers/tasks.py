@@ -6,7 +6,10 @@ a batch re-run, sends nothing twice.
 
 from celery import shared_task
 
-from eventsys.services import agenda_pdf, messaging
+from eventsys.services import agenda_pdf, invitations, jobs, mailings, messaging
+
+# Importing them registers their job handlers and mail context builders.
+__all__ = ["invitations", "mailings"]
 
 
 @shared_task(name="eventsys.deliver_outbox")
@@ -16,7 +19,13 @@ def deliver_outbox(message_ids: list[int]) -> dict:
 
 @shared_task(name="eventsys.sweep_outbox")
 def sweep_outbox() -> dict:
-    return messaging.sweep().as_dict()
+    """Periodic: jobs a lost announcement or a dead worker left, then mail likewise."""
+    return {"jobs": jobs.sweep(), **messaging.sweep().as_dict()}
+
+
+@shared_task(name="eventsys.run_job")
+def run_job(job_ids: list[int]) -> list[dict]:
+    return [jobs.run(job_id) for job_id in job_ids]
 
 
 @shared_task(name="eventsys.render_agenda_pdf")

@@ -23,6 +23,7 @@ from eventsys.models.event import (
     EventHost,
     Venue,
 )
+from eventsys.models.mailing import JOB_KINDS, JOB_STATUSES, InvitationToken, Job, Mailing
 from eventsys.models.organisation import Organisation
 from eventsys.models.outbox import OUTBOX_STATUSES, OutboxMessage
 from eventsys.models.registration import (
@@ -50,6 +51,8 @@ __all__ = [
     "EVENT_STATUSES",
     "HOST_ROLES",
     "INVITATION_STATUSES",
+    "JOB_KINDS",
+    "JOB_STATUSES",
     "KINDS_WITH_SPEAKERS",
     "OUTBOX_STATUSES",
     "QUESTION_KINDS",
@@ -65,7 +68,10 @@ __all__ = [
     "EventHost",
     "EventRole",
     "Invitation",
+    "InvitationToken",
+    "Job",
     "LoginAttempt",
+    "Mailing",
     "ModeCapacity",
     "Organisation",
     "OutboxMessage",

@@ -119,6 +119,7 @@ class SessionPerson(db.Model):
                                            index=True)
     role: Mapped[str] = mapped_column(String(20), default="speaker")
     position: Mapped[int] = mapped_column(Integer, default=0)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # accepted invitation
 
     session: Mapped[AgendaSession] = relationship(back_populates="people")
     person: Mapped[Person] = relationship()

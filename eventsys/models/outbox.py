@@ -8,7 +8,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 from eventsys.extensions import db
 from eventsys.models.base import UTCDateTime, utcnow
 
-OUTBOX_STATUSES = ("pending", "sending", "sent", "failed")
+OUTBOX_STATUSES = ("pending", "sending", "sent", "failed", "cancelled")
 
 
 class OutboxMessage(db.Model):
@@ -22,7 +22,8 @@ class OutboxMessage(db.Model):
     """
 
     __tablename__ = "outbox_message"
-    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),)
+    __table_args__ = (Index("ix_outbox_status_next", "status", "next_attempt_at"),
+                      Index("ix_outbox_job_status", "job_id", "status"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     dedupe_key: Mapped[str] = mapped_column(String(200), unique=True)
@@ -31,6 +32,8 @@ class OutboxMessage(db.Model):
     event_id: Mapped[int | None] = mapped_column(
         ForeignKey("event.id", ondelete="SET NULL"), index=True
     )
+    # The bulk job that queued it (a mailing, invitations): its progress is these rows.
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("job.id", ondelete="SET NULL"))
     to_email: Mapped[str] = mapped_column(String(254))
     to_name: Mapped[str | None] = mapped_column(String(200))
     # What to render, in whose language: the worker renders, not the request that queued.

@@ -125,10 +125,18 @@ class Invitation(db.Model):
     country: Mapped[str | None] = mapped_column(String(2))
     role: Mapped[str] = mapped_column(String(20), default="participant")
     locale: Mapped[str | None] = mapped_column(String(10))
-    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
     skip_approval: Mapped[bool] = mapped_column(Boolean, default=True)
     status: Mapped[str] = mapped_column(String(20), default="open")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     answered_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # A speaker's invitation names their profile: accepting confirms them on their sessions.
+    person_id: Mapped[int | None] = mapped_column(ForeignKey("person.id", ondelete="SET NULL"))
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("job.id", ondelete="SET NULL"),
+                                               index=True)  # the import it came from
+    # The latest mail (invitation or reminder): its outbox row says queued/sent/failed.
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("outbox_message.id", ondelete="SET NULL"))
+    reminders: Mapped[int] = mapped_column(Integer, default=0)
+    reminded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     event = relationship("Event")

@@ -55,6 +55,12 @@ def external_url(endpoint: str, **values) -> str:
         return url_for(endpoint, _external=True, **values)
 
 
+def mail_event(event) -> dict:
+    """What mails say about an event (plain values: the worker renders, not the request)."""
+    return {"title": event.title, "slug": event.slug, "start_date": event.start_date,
+            "end_date": event.end_date, "timezone": event.timezone, "cities": event.cities}
+
+
 def _new_message_id() -> str:
     _name, address = parseaddr(current_app.config["MAIL_FROM"])
     domain = address.rpartition("@")[2] or "eventsys.localhost"
@@ -88,6 +94,31 @@ def context_builder(template: str) -> Callable[[ContextBuilder], ContextBuilder]
     return register
 
 
+def _row(*, kind: str, dedupe_key: str, to_email: str, to_name: str | None, template: str,
+         context: dict, locale: str | None, event_id: int | None, job_id: int | None,
+         secrets_in_context: tuple[str, ...], now: datetime) -> dict:
+    context = dict(context)
+    if secrets_in_context:
+        context["_secrets"] = [str(context[name]) for name in secrets_in_context
+                               if context.get(name)]
+    return {
+        "dedupe_key": dedupe_key[:200],
+        "message_id": _new_message_id(),
+        "kind": kind,
+        "event_id": event_id,
+        "job_id": job_id,
+        "to_email": one_line(to_email, 254),
+        "to_name": one_line(to_name, 200) if to_name else None,
+        "template": template,
+        "context": context,
+        "locale": locale,
+        "status": "pending",
+        "attempts": 0,
+        "created_at": now,
+        "next_attempt_at": now,
+    }
+
+
 def queue_mail(
     *,
     kind: str,
@@ -98,6 +129,7 @@ def queue_mail(
     context: dict,
     locale: str | None = None,
     event_id: int | None = None,
+    job_id: int | None = None,
     secrets_in_context: tuple[str, ...] = (),
 ) -> int | None:
     """Add a message to the current transaction, to be rendered and sent by a worker.
@@ -108,29 +140,42 @@ def queue_mail(
     (a context builder registered for the template loads the rest). Values named in
     ``secrets_in_context`` (tokens) are removed from the stored copy once it is sent.
     Returns the new id, or None when this dedupe key was queued already (idempotent)."""
-    context = dict(context)
-    if secrets_in_context:
-        context["_secrets"] = [str(context[name]) for name in secrets_in_context
-                               if context.get(name)]
-    values = {
-        "dedupe_key": dedupe_key[:200],
-        "message_id": _new_message_id(),
-        "kind": kind,
-        "event_id": event_id,
-        "to_email": one_line(to_email, 254),
-        "to_name": one_line(to_name, 200) if to_name else None,
-        "template": template,
-        "context": context,
-        "locale": locale,
-        "status": "pending",
-        "attempts": 0,
-        "created_at": utcnow(),
-        "next_attempt_at": utcnow(),
-    }
+    values = _row(kind=kind, dedupe_key=dedupe_key, to_email=to_email, to_name=to_name,
+                  template=template, context=context, locale=locale, event_id=event_id,
+                  job_id=job_id, secrets_in_context=secrets_in_context, now=utcnow())
     new_id = sql.insert_unless_exists(db.session, OutboxMessage, ("dedupe_key",), **values)
     if new_id is not None:
         db.session.info.setdefault(_PENDING_KEY, []).append(new_id)
     return new_id
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """One message of a batch (``queue_many``)."""
+
+    dedupe_key: str
+    to_email: str
+    to_name: str | None
+    context: dict
+    locale: str | None = None
+
+
+def queue_many(messages: list[Outgoing], *, kind: str, template: str, event_id: int | None,
+               job_id: int | None = None,
+               secrets_in_context: tuple[str, ...] = ()) -> dict[str, int]:
+    """``queue_mail`` for a batch, in a few statements: dedupe key -> new outbox id, for
+    the messages not queued before (a chunk of a job done twice queues nothing twice)."""
+    now = utcnow()
+    rows = [_row(kind=kind, dedupe_key=m.dedupe_key, to_email=m.to_email, to_name=m.to_name,
+                 template=template, context=m.context, locale=m.locale, event_id=event_id,
+                 job_id=job_id, secrets_in_context=secrets_in_context, now=now)
+            for m in messages]
+    new = {key: new_id for new_id, key in sql.insert_many(
+        db.session, OutboxMessage, rows, conflict_columns=("dedupe_key",),
+        returning=("id", "dedupe_key"))}
+    if new:
+        db.session.info.setdefault(_PENDING_KEY, []).extend(sorted(new.values()))
+    return new
 
 
 @dataclass

@@ -15,7 +15,6 @@ audited and mailed through the outbox in the same transaction.
 
 from __future__ import annotations
 
-import hashlib
 import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -30,7 +29,6 @@ from eventsys.i18n import is_country
 from eventsys.models import (
     ATTENDANCE_MODES,
     Event,
-    Invitation,
     ModeCapacity,
     Registration,
     RegistrationQuestion,
@@ -38,8 +36,9 @@ from eventsys.models import (
     User,
     utcnow,
 )
-from eventsys.services import audit, calendar, locking, messaging, sql, tickets
+from eventsys.services import audit, calendar, invitations, locking, messaging, sql, tickets
 from eventsys.services.errors import Conflict, NotAllowed, NotFound, ServiceError
+from eventsys.services.tokens import new_token, token_hash
 from eventsys.services.validation import has_control_chars
 
 MAX_TEXT = {"name": 200, "name_native": 200, "organisation_name": 200, "job_title": 200,
@@ -148,10 +147,6 @@ def registration_event(slug: str) -> RegistrationEvent:
     return RegistrationEvent(*rows[0][:n], questions=questions)
 
 
-def token_hash(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 # The window ------------------------------------------------------------------------------
 
 def registration_closes_at(event: Event | RegistrationEvent) -> datetime:
@@ -251,7 +246,7 @@ def _validated(event: Event | RegistrationEvent, data: RegistrationInput) -> Reg
 # Tokens and invitations -------------------------------------------------------------------
 
 def mint_token(registration_id: int) -> str:
-    token = secrets.token_urlsafe(24)  # 192 bits
+    token = new_token()
     sql.insert_row(db.session, RegistrationToken, registration_id=registration_id,
                    token_hash=token_hash(token), created_at=utcnow())
     return token
@@ -278,48 +273,6 @@ def registration_by_token(token: str) -> Registration:
     return found.registration
 
 
-def valid_invitation(event: Event | RegistrationEvent, token: str | None) -> Invitation:
-    invitation = None
-    if token and 10 <= len(token) <= 100:
-        invitation = db.session.scalar(
-            select(Invitation).where(Invitation.token_hash == token_hash(token))
-        )
-    if invitation is None or invitation.event_id != event.id:
-        raise NotAllowed(_("This invitation link is not valid for this event."))
-    if invitation.status == "revoked":
-        raise NotAllowed(_("This invitation has been withdrawn."))
-    return invitation
-
-
-def create_invitation(event: Event, *, email: str, name: str | None, skip_approval: bool,
-                      actor: User | None, role: str = "participant",
-                      locale: str | None = None) -> Invitation:
-    email = email.strip().lower()
-    if not email or "@" not in email or has_control_chars(email) or has_control_chars(name):
-        raise ServiceError(_("Enter a valid email address."))
-    existing = db.session.scalar(select(Invitation).where(
-        Invitation.event_id == event.id, Invitation.email == email))
-    if existing is not None:
-        raise Conflict(_("%(email)s is invited already.", email=email))
-    token = secrets.token_urlsafe(24)
-    invitation = Invitation(event_id=event.id, email=email, name=_clean(name, 200),
-                            token_hash=token_hash(token), skip_approval=skip_approval,
-                            role=role, locale=locale)
-    db.session.add(invitation)
-    db.session.flush()
-    messaging.queue_mail(
-        kind="invitation", dedupe_key=f"invitation:{invitation.id}", to_email=email,
-        to_name=invitation.name, template="invitation", locale=locale, event_id=event.id,
-        context={"event_id": event.id, "name": invitation.name,
-                 "url": messaging.external_url("registration.register", slug=event.slug,
-                                               invitation=token)},
-        secrets_in_context=("url",),
-    )
-    audit.record("invitation.created", actor=actor, event_id=event.id, target=invitation)
-    db.session.commit()
-    return invitation
-
-
 # Registering ------------------------------------------------------------------------------
 
 def register(event: Event | RegistrationEvent, data: RegistrationInput, *,
@@ -333,7 +286,7 @@ def register(event: Event | RegistrationEvent, data: RegistrationInput, *,
     _check_window(event)
     invitation = None
     if event.invitation_only or invitation_token:
-        invitation = valid_invitation(event, invitation_token)
+        invitation = invitations.valid_invitation(event, invitation_token)
         data.email = invitation.email  # an invitation is personal
     data = _validated(event, data)
     needs_approval = event.approval == "application" and not (
@@ -378,7 +331,7 @@ def register(event: Event | RegistrationEvent, data: RegistrationInput, *,
         db.session.rollback()  # and with it the place
         _already_registered(_registration_of(event.id, data.email))
     if invitation is not None:
-        invitation.status, invitation.answered_at = "accepted", now
+        invitations.mark_accepted(invitation)
     token = mint_token(registration_id)
     audit.record("registration.created", actor=user, event_id=event.id,
                  target_ref=("Registration", registration_id), status=status, mode=data.mode)
@@ -651,11 +604,6 @@ def cancel_many(registration_ids: Iterable[int], *, actor: User | None,
     return done
 
 
-def invitations_of(event: Event) -> list[Invitation]:
-    return list(db.session.scalars(select(Invitation).where(Invitation.event_id == event.id)
-                                   .order_by(Invitation.created_at.desc())))
-
-
 def registrations_of(user: User) -> list[Registration]:
     return list(db.session.scalars(
         select(Registration).where(Registration.user_id == user.id)
@@ -669,12 +617,6 @@ def registrations_of(user: User) -> list[Registration]:
 
 REGISTRATION_MAILS = ("received", "confirmed", "promoted", "waitlisted", "moved", "declined",
                       "cancelled", "link")
-
-
-def _mail_event(event: Event) -> dict:
-    return {"title": event.title, "slug": event.slug, "start_date": event.start_date,
-            "end_date": event.end_date, "timezone": event.timezone,
-            "cities": event.cities}
 
 
 def _mail_status(registration: Registration, token: str | None, what: str) -> None:
@@ -705,7 +647,7 @@ def _registration_mail(session, stored: dict) -> tuple[dict, list[messaging.Atta
     token = stored.get("token")
     event_url = messaging.external_url("public.event", slug=event.slug)
     context = {
-        "event": _mail_event(event), "name": registration.name, "mode": registration.mode,
+        "event": messaging.mail_event(event), "name": registration.name, "mode": registration.mode,
         "ticket_code": registration.ticket_code, "reason": registration.decision_reason,
         "online_url": event.online_url, "event_url": event_url,
         "url": messaging.external_url("registration.page", token=token) if token else None,
@@ -728,13 +670,6 @@ for _what in REGISTRATION_MAILS:
     messaging.context_builder(f"registration_{_what}")(
         _registration_mail if _what in ("confirmed", "promoted", "moved")
         else _registration_mail_without_ticket)
-
-
-@messaging.context_builder("invitation")
-def _invitation_mail(session, stored: dict) -> tuple[dict, list[messaging.Attachment]]:
-    event = session.get(Event, stored["event_id"])
-    return {"event": _mail_event(event), "name": stored.get("name"),
-            "url": stored["url"]}, []
 
 
 # Settings -------------------------------------------------------------------------------

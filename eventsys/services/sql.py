@@ -40,3 +40,21 @@ def insert_unless_exists(session: Session, model: type, conflict_columns: tuple[
     connection = session.connection()
     statement = _insert(connection.dialect.name, model.__table__, conflict_columns)
     return connection.execute(statement, values).scalar()
+
+
+def insert_many(session: Session, model: type, rows: list[dict], *,
+                conflict_columns: tuple[str, ...] = (),
+                returning: tuple[str, ...] = ("id",)) -> list:
+    """INSERT many rows in a few statements (executemany with RETURNING), skipping those
+    that conflict on ``conflict_columns``: the ``returning`` columns of the rows that are
+    new, in no promised order (return a unique column to tell them apart)."""
+    if not rows:
+        return []
+    connection = session.connection()
+    table = model.__table__
+    statement = table.insert()
+    if conflict_columns:
+        insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
+        statement = insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
+    statement = statement.returning(*(table.c[name] for name in returning))
+    return list(connection.execute(statement, rows).all())

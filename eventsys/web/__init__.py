@@ -62,6 +62,7 @@ def init_web(app: Flask) -> None:
         agenda,
         auth,
         exports,
+        invitations,
         manage,
         manage_agenda,  # noqa: F401  (its routes join manage.bp)
         manage_registration,  # noqa: F401  (its routes join manage.bp)
@@ -72,7 +73,8 @@ def init_web(app: Flask) -> None:
     app.url_map.converters["slug"] = SlugConverter
     app.url_map.converters["id"] = IdConverter
 
-    for blueprint in (public.bp, auth.bp, registration.bp, agenda.bp, exports.bp, manage.bp,
+    for blueprint in (public.bp, auth.bp, registration.bp, agenda.bp, exports.bp,
+                      invitations.bp, manage.bp,
                       admin.bp):
         app.register_blueprint(blueprint)
     app.jinja_env.filters["agenda_field"] = agenda_service.field_label

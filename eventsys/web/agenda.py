@@ -26,7 +26,7 @@ from flask_babel import get_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
-from markupsafe import Markup
+from markupsafe import Markup, escape
 
 from eventsys.forms import ActionForm
 from eventsys.i18n import timezone_names
@@ -270,8 +270,25 @@ def paragraphs(text: str | None) -> list[list[str]]:
     return [part.split("\n") for part in _BLANK_LINE.split(text) if part.strip()]
 
 
+_URL = re.compile(r"https?://[^\s<>\"]+[^\s<>\".,;:!?)\]]")
+
+
+def _line_html(line: str, links: bool) -> Markup:
+    if not links:
+        return escape(line)
+    out, last = Markup(""), 0
+    for match in _URL.finditer(line):
+        out += escape(line[last:match.start()])
+        out += Markup('<a href="{0}">{0}</a>').format(match.group(0))
+        last = match.end()
+    return out + escape(line[last:])
+
+
 @bp.app_template_filter("paragraphs_html")
-def paragraphs_html(text: str | None) -> Markup:
-    """The paragraphs as ``<p>`` with ``<br>`` between lines, every line escaped."""
-    return Markup("").join(Markup("<p>{}</p>").format(Markup("<br>").join(paragraph))
-                           for paragraph in paragraphs(text))
+def paragraphs_html(text: str | None, links: bool = False) -> Markup:
+    """The paragraphs as ``<p>`` with ``<br>`` between lines, every line escaped; with
+    ``links``, web addresses become links (mail written by organisers)."""
+    return Markup("").join(
+        Markup("<p>{}</p>").format(Markup("<br>").join(_line_html(line, links)
+                                                       for line in paragraph))
+        for paragraph in paragraphs(text))

@@ -16,8 +16,9 @@ from eventsys.forms.manage_registration import (
     QuestionForm,
     RegistrationSettingsForm,
 )
-from eventsys.services import audit_trail, questions, registration, roster
+from eventsys.services import audit_trail, invitations, questions, registration, roster
 from eventsys.services.errors import ServiceError
+from eventsys.services.invitations import InviteeData
 from eventsys.web.manage import bp
 
 
@@ -197,9 +198,8 @@ def event_invitations():
     status = 200
     if form.validate_on_submit():
         try:
-            registration.create_invitation(g.event, email=form.email.data, name=form.name.data,
-                                           skip_approval=form.skip_approval.data,
-                                           actor=current_user)
+            invitations.invite(g.event, InviteeData(email=form.email.data, name=form.name.data),
+                               skip_approval=form.skip_approval.data, actor=current_user)
         except ServiceError as exc:
             form.email.errors = [*form.email.errors, exc.message]
             status = exc.status_code
@@ -209,4 +209,4 @@ def event_invitations():
     elif request.method == "POST":
         status = 400
     return render_template("manage/invitations.html", event=g.event, form=form,
-                           invitations=registration.invitations_of(g.event)), status
+                           invitations=invitations.listing(g.event)), status

@@ -21,7 +21,7 @@ from flask_wtf.csrf import generate_csrf
 
 from eventsys.forms import ActionForm
 from eventsys.forms.registration import registration_form
-from eventsys.services import calendar, registration, tickets
+from eventsys.services import calendar, invitations, registration, tickets
 from eventsys.services.errors import ServiceError
 from eventsys.web.microcache import registration_forms
 
@@ -55,7 +55,7 @@ def register(slug: str):
         if not invitation_token:
             return render_template("registration/closed.html", event=event,
                                    reason="invitation"), 403
-        invitation = registration.valid_invitation(event, invitation_token)  # 403 if forged
+        invitation = invitations.valid_invitation(event, invitation_token)  # 403 if forged
     if state != "open":
         return render_template("registration/closed.html", event=event, reason=state), 403
 

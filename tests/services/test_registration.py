@@ -14,8 +14,10 @@ from eventsys.models import (
     RegistrationQuestion,
     utcnow,
 )
+from eventsys.services import invitations
 from eventsys.services import registration as reg
 from eventsys.services.errors import NotAllowed, NotFound, ServiceError
+from eventsys.services.invitations import InviteeData
 from eventsys.services.registration import (
     AlreadyRegistered,
     ModeFull,
@@ -163,9 +165,9 @@ def test_invitation_only(forum):
         reg.register(forum, person(1))
     with pytest.raises(NotAllowed):
         reg.register(forum, person(1), invitation_token="forged-token-forged-token")
-    reg.create_invitation(forum, email="guest@example.org", name="Guest",
-                          skip_approval=True, actor=None)
-    token = last_text("guest@example.org").split("invitation=")[1].split()[0]
+    invitations.invite(forum, InviteeData(email="guest@example.org", name="Guest"),
+                       skip_approval=True, actor=None)
+    token = last_text("guest@example.org").split("/invitations/")[1].split()[0]
     outcome = reg.register(forum, person(1), invitation_token=token)
     # The invitation is personal: the registration is for the invited address.
     assert outcome.registration.email == "guest@example.org"
@@ -175,9 +177,9 @@ def test_invitation_only(forum):
 def test_invitation_skips_approval_when_the_organiser_chose_so(forum):
     forum.approval = "application"
     db.session.commit()
-    reg.create_invitation(forum, email="vip@example.org", name="VIP", skip_approval=True,
-                          actor=None)
-    token = last_text("vip@example.org").split("invitation=")[1].split()[0]
+    invitations.invite(forum, InviteeData(email="vip@example.org", name="VIP"),
+                       skip_approval=True, actor=None)
+    token = last_text("vip@example.org").split("/invitations/")[1].split()[0]
     assert reg.register(forum, person(1), invitation_token=token).registration.status == \
         "confirmed"
 

@@ -34,8 +34,9 @@ from eventsys.models import (
     RegistrationToken,
     utcnow,
 )
-from eventsys.services import messaging, questions
+from eventsys.services import invitations, messaging, questions
 from eventsys.services import registration as reg
+from eventsys.services.invitations import InviteeData
 from tests.conftest import csrf_from, login, submit
 from tests.web.test_bad_input import (  # noqa: F401  (fixtures are used by name)
     ANY_TEXT,
@@ -92,13 +93,13 @@ def invite(event_, email: str) -> str:
     """An invitation through the service, with a raw token known to the test (it is only
     ever mailed, and mail is not what these tests read)."""
     token = f"invite-{uuid.uuid4().hex}"
-    real = reg.secrets.token_urlsafe
-    reg.secrets.token_urlsafe = lambda nbytes=None: token
+    real = invitations.new_token
+    invitations.new_token = lambda: token
     try:
-        reg.create_invitation(event_, email=email, name="Guest", skip_approval=True,
-                              actor=None)
+        invitations.invite(event_, InviteeData(email=email, name="Guest"), skip_approval=True,
+                           actor=None)
     finally:
-        reg.secrets.token_urlsafe = real
+        invitations.new_token = real
     return token
 
 

@@ -10,8 +10,9 @@ from sqlalchemy import func, select
 
 from eventsys.extensions import db
 from eventsys.models import Registration
-from eventsys.services import events
+from eventsys.services import events, invitations
 from eventsys.services import registration as reg
+from eventsys.services.invitations import InviteeData
 from tests.conftest import csrf_from, last_text, login, submit
 
 URL = "/events/forum/register"
@@ -69,10 +70,11 @@ def test_logged_in_and_invited_visitors_get_their_own_page(cached, forum, make_u
     member = cached.test_client()
     login(member, "member@example.org")
     assert "member@example.org" in member.get(URL).get_data(as_text=True)
-    reg.create_invitation(forum, email="guest@example.org", name="Guest",
-                          skip_approval=True, actor=None)
-    link = re.search(r"http://eventsys\.test(/events/forum/register\?invitation=\S+)",
-                     last_text("guest@example.org")).group(1)
+    invitations.invite(forum, InviteeData(email="guest@example.org", name="Guest"),
+                       skip_approval=True, actor=None)
+    token = re.search(r"http://eventsys\.test/invitations/(\S+)",
+                      last_text("guest@example.org")).group(1)
+    link = f"/events/forum/register?invitation={token}"
     page = cached.test_client().get(link).get_data(as_text=True)
     assert "guest@example.org" in page
 

@@ -1,0 +1,198 @@
+"""Bulk work with progress: an organiser's request stores a job and returns; a worker turns
+it into outbox messages in chunks; the organiser's page reads the progress.
+
+Why this shape:
+- The browser never waits on thousands of rows: the request writes one row.
+- A broker that is down when the job is stored delays it, never loses it: the periodic
+  sweep runs every job that is queued, or running with an expired lease.
+- Each chunk is one transaction that also moves ``done`` forward, so a worker that dies
+  is followed by one that resumes where the last commit left off; the outbox's dedupe
+  keys make a chunk that is done twice queue nothing twice.
+- Progress of the sending is counted from the outbox rows that carry the job's id, so it
+  cannot drift from what really happened.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+
+from flask_babel import gettext as _
+from sqlalchemy import func, or_, select, update
+
+from eventsys.extensions import db
+from eventsys.models import Event, Job, OutboxMessage, User, utcnow
+from eventsys.services import audit
+from eventsys.services.errors import Conflict, NotFound
+from eventsys.tasks import announce
+
+LEASE = timedelta(minutes=2)
+CHUNK = 500
+
+# kind -> handler(job, start, stop): go through items [start, stop) of the job, queueing
+# mail in the current transaction; returns (outbox ids queued, items skipped).
+Handler = Callable[[Job, int, int], tuple[list[int], int]]
+_HANDLERS: dict[str, Handler] = {}
+
+
+def handler(kind: str) -> Callable[[Handler], Handler]:
+    """Register how a kind of job does a chunk of its work (invitations, mailings)."""
+
+    def register(function: Handler) -> Handler:
+        _HANDLERS[kind] = function
+        return function
+
+    return register
+
+
+def create(event: Event, kind: str, *, payload: dict, total: int, actor: User | None,
+           status: str = "queued") -> Job:
+    """A new job in the current transaction; queued ones are announced to the workers
+    after commit (see ``start``)."""
+    job = Job(event_id=event.id, kind=kind, status=status, payload=payload, total=total,
+              created_by_id=actor.id if actor else None)
+    db.session.add(job)
+    db.session.flush()
+    return job
+
+
+def start(job: Job) -> None:
+    """Commit and ask a worker to run the job. If the broker is down, the sweep will."""
+    job_id = job.id  # read before the commit expires it: a read after would begin a
+    db.session.commit()  # transaction that an in-process worker (SQLite) would wait on
+    announce("eventsys.run_job", [job_id])
+
+
+def job_of(event: Event, job_id: int) -> Job:
+    job = db.session.get(Job, job_id)
+    if job is None or job.event_id != event.id:
+        raise NotFound(_("There is no such job."))
+    return job
+
+
+def _claim(job_id: int) -> bool:
+    now = utcnow()
+    claimed = db.session.execute(
+        update(Job)
+        .where(Job.id == job_id, Job.status.in_(("queued", "running")),
+               or_(Job.lease_until.is_(None), Job.lease_until < now))
+        .values(status="running", lease_until=now + LEASE,
+                started_at=func.coalesce(Job.started_at, now))
+        .execution_options(synchronize_session=False)
+    ).rowcount
+    db.session.commit()
+    return bool(claimed)
+
+
+def run(job_id: int) -> dict:
+    """Do the job's remaining chunks; idempotent (a second delivery of the task, or a
+    sweep beside it, finds the job leased or done and returns)."""
+    if not _claim(job_id):
+        return {"skipped": True}
+    job = db.session.get(Job, job_id)
+    work = _HANDLERS[job.kind]
+    queued = 0
+    while True:
+        db.session.refresh(job, with_for_update=True)  # see a cancel; one runner at a time
+        if job.status != "running" or job.done >= job.total:
+            break
+        stop = min(job.done + CHUNK, job.total)
+        ids, skipped = work(job, job.done, stop)  # its mail is announced after the commit
+        job.done, job.queued, job.skipped = stop, job.queued + len(ids), job.skipped + skipped
+        job.lease_until = utcnow() + LEASE
+        db.session.commit()
+        queued += len(ids)
+    if job.status == "running":
+        job.status, job.finished_at, job.lease_until = "done", utcnow(), None
+    db.session.commit()
+    return {"job": job_id, "queued": queued, "status": job.status}
+
+
+def sweep() -> int:
+    """Run every job a lost announcement or a dead worker left behind."""
+    now = utcnow()
+    ids = db.session.scalars(select(Job.id).where(
+        Job.status.in_(("queued", "running")),
+        or_(Job.lease_until.is_(None), Job.lease_until < now)).order_by(Job.id)).all()
+    db.session.commit()
+    for job_id in ids:
+        run(job_id)
+    return len(ids)
+
+
+def cancel(job: Job, *, actor: User | None) -> int:
+    """Stop a job: nothing more is queued, and its messages not yet sent are withdrawn
+    (a message a worker is sending at this moment still goes). The number withdrawn."""
+    if job.status not in ("queued", "running"):
+        raise Conflict(_("This is finished already."))
+    db.session.execute(update(Job).where(Job.id == job.id).values(
+        status="cancelled", finished_at=utcnow(), lease_until=None)
+        .execution_options(synchronize_session=False))
+    withdrawn = db.session.execute(
+        update(OutboxMessage)
+        .where(OutboxMessage.job_id == job.id, OutboxMessage.status == "pending")
+        .values(status="cancelled", context=None)
+        .execution_options(synchronize_session=False)).rowcount
+    audit.record("job.cancelled", actor=actor, event_id=job.event_id, target=job,
+                 withdrawn=withdrawn)
+    db.session.commit()
+    db.session.refresh(job)
+    return withdrawn
+
+
+@dataclass(frozen=True)
+class Progress:
+    """What the organiser's progress bar shows."""
+
+    job_id: int
+    kind: str
+    status: str
+    total: int  # items to go through (invitees, recipients)
+    done: int  # items gone through
+    skipped: int
+    queued: int  # messages made
+    sent: int
+    failed: int
+    waiting: int  # queued or being sent
+    cancelled: int
+    finished: bool
+
+    @property
+    def percent(self) -> int:
+        """Items gone through and their messages settled (sent, failed or withdrawn)."""
+        if self.status in ("done", "cancelled") and self.waiting == 0:
+            return 100
+        if not self.total:
+            return 0
+        settled = self.skipped + self.sent + self.failed + self.cancelled
+        return min(99, int(100 * settled / self.total))
+
+    def as_dict(self) -> dict:
+        return {"job": self.job_id, "kind": self.kind, "status": self.status,
+                "total": self.total, "done": self.done, "skipped": self.skipped,
+                "queued": self.queued, "sent": self.sent, "failed": self.failed,
+                "waiting": self.waiting, "cancelled": self.cancelled,
+                "left": max(0, self.total - self.skipped - self.sent - self.failed
+                            - self.cancelled),
+                "percent": self.percent, "finished": self.finished}
+
+
+def progress(job: Job) -> Progress:
+    """One grouped count over the job's messages (an index on job id and status)."""
+    counts = dict(db.session.execute(
+        select(OutboxMessage.status, func.count()).where(OutboxMessage.job_id == job.id)
+        .group_by(OutboxMessage.status)).all())
+    waiting = counts.get("pending", 0) + counts.get("sending", 0)
+    return Progress(
+        job_id=job.id, kind=job.kind, status=job.status, total=job.total, done=job.done,
+        skipped=job.skipped, queued=job.queued, sent=counts.get("sent", 0),
+        failed=counts.get("failed", 0), waiting=waiting, cancelled=counts.get("cancelled", 0),
+        finished=job.status in ("done", "cancelled", "discarded") and waiting == 0)
+
+
+def jobs_of(event: Event, kind: str | None = None, limit: int = 50) -> list[Job]:
+    query = select(Job).where(Job.event_id == event.id, Job.status != "discarded")
+    if kind:
+        query = query.where(Job.kind == kind)
+    return list(db.session.scalars(query.order_by(Job.id.desc()).limit(limit)))
