@@ -10,6 +10,7 @@ keeps working) rather than the old one.
 
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 from datetime import datetime, time, timedelta
 from zoneinfo import ZoneInfo
@@ -28,6 +29,7 @@ from eventsys.models import (
     InvitationToken,
     Job,
     OutboxMessage,
+    Person,
     Registration,
     SessionPerson,
     User,
@@ -38,6 +40,7 @@ from eventsys.services.errors import Conflict, NotAllowed, NotFound, ServiceErro
 from eventsys.services.tokens import new_token, plausible, token_hash
 from eventsys.services.validation import has_control_chars
 
+_CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
 ROLES = invitation_import.ROLES
 ROLE_LABELS = {"participant": _l("Participant"), "speaker": _l("Speaker"),
                "guest": _l("Guest"), "vip": _l("VIP")}
@@ -128,6 +131,8 @@ def _checked(data: InviteeData) -> dict:
     if data.role not in ROLES:
         raise ServiceError(_("Unknown role."))
     locale = data.locale if data.locale in available_locales() else None
+    if data.person_id is not None and db.session.get(Person, data.person_id) is None:
+        raise ServiceError(_("There is no such person in the programme."))
     return {"email": email, "name": name, "organisation_name": organisation,
             "country": country, "role": data.role, "locale": locale,
             "person_id": data.person_id}
@@ -278,7 +283,8 @@ def remind(event: Event, invitation_ids: list[int] | None, *, actor: User | None
     query = select(Invitation.id).where(Invitation.event_id == event.id,
                                         Invitation.status == "open")
     if invitation_ids is not None:
-        query = query.where(Invitation.id.in_([int(i) for i in invitation_ids][:50_000]))
+        chosen = [int(i) for i in invitation_ids if str(i).isdigit()][:50_000]
+        query = query.where(Invitation.id.in_(chosen))
     ids = list(db.session.scalars(query.order_by(Invitation.id)))
     if not ids:
         raise Conflict(_("Nobody to remind: everyone chosen has answered."))
@@ -312,13 +318,27 @@ def mark_accepted(invitation: Invitation) -> None:
     now = utcnow()
     if invitation.status != "accepted":
         invitation.status, invitation.answered_at = "accepted", now
-    if invitation.person_id is not None:
-        sessions = select(AgendaSession.id).where(AgendaSession.event_id == invitation.event_id)
-        db.session.execute(
-            update(SessionPerson)
-            .where(SessionPerson.person_id == invitation.person_id,
-                   SessionPerson.session_id.in_(sessions), SessionPerson.confirmed_at.is_(None))
-            .values(confirmed_at=now).execution_options(synchronize_session=False))
+    _confirm_speaker(invitation, now)
+
+
+def _confirm_speaker(invitation: Invitation, when: datetime | None) -> None:
+    """Set (or, with None, clear) the speaker's confirmation on their sessions of the
+    invitation's event; nothing for an invitation that names nobody in the programme."""
+    if invitation.person_id is None and invitation.role == "speaker":
+        # An imported list names no profile: the speaker's profile with the same address.
+        invitation.person_id = db.session.scalar(
+            select(Person.id).where(func.lower(Person.email) == invitation.email)
+            .order_by(Person.id).limit(1))
+    if invitation.person_id is None:
+        return
+    sessions = select(AgendaSession.id).where(AgendaSession.event_id == invitation.event_id)
+    db.session.execute(
+        update(SessionPerson)
+        .where(SessionPerson.person_id == invitation.person_id,
+               SessionPerson.session_id.in_(sessions),
+               SessionPerson.confirmed_at.is_(None) if when else
+               SessionPerson.confirmed_at.is_not(None))
+        .values(confirmed_at=when).execution_options(synchronize_session=False))
 
 
 def answer(token: str, *, accept: bool) -> Invitation:
@@ -336,6 +356,7 @@ def answer(token: str, *, accept: bool) -> Invitation:
                              "registration from the link in your confirmation email."))
         if invitation.status != "declined":
             invitation.status, invitation.answered_at = "declined", utcnow()
+            _confirm_speaker(invitation, None)  # a speaker who accepted, then cannot come
             audit.record("invitation.declined", actor=None, event_id=invitation.event_id,
                          target=invitation)
     db.session.commit()
@@ -394,7 +415,8 @@ def listing(event: Event, state: str | None = None, search: str | None = None,
              .where(Invitation.event_id == event.id))
     if state in STATES:
         query = query.where(state_expr == state)
-    search = " ".join((search or "").split())[:100].lower()
+    # Controls out: PostgreSQL refuses a NUL in a parameter outright.
+    search = " ".join(_CONTROLS.sub("", search or "").split())[:100].lower()
     if search:
         like = f"%{search}%"
         query = query.where(func.lower(Invitation.email).like(like)

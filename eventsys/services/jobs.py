@@ -14,18 +14,21 @@ Why this shape:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
 
 from flask_babel import gettext as _
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 
 from eventsys.extensions import db
 from eventsys.models import Event, Job, OutboxMessage, User, utcnow
 from eventsys.services import audit
 from eventsys.services.errors import Conflict, NotFound
 from eventsys.tasks import announce
+
+log = logging.getLogger(__name__)
 
 LEASE = timedelta(minutes=2)
 CHUNK = 500
@@ -93,42 +96,68 @@ def run(job_id: int) -> dict:
     job = db.session.get(Job, job_id)
     work = _HANDLERS[job.kind]
     queued = 0
-    while True:
-        db.session.refresh(job, with_for_update=True)  # see a cancel; one runner at a time
-        if job.status != "running" or job.done >= job.total:
-            break
-        stop = min(job.done + CHUNK, job.total)
-        ids, skipped = work(job, job.done, stop)  # its mail is announced after the commit
-        job.done, job.queued, job.skipped = stop, job.queued + len(ids), job.skipped + skipped
-        job.lease_until = utcnow() + LEASE
+    try:
+        while True:
+            db.session.refresh(job, with_for_update=True)  # see a cancel; one runner at a time
+            if job.status != "running" or job.done >= job.total:
+                break
+            stop = min(job.done + CHUNK, job.total)
+            ids, skipped = work(job, job.done, stop)  # its mail is announced after the commit
+            job.done, job.queued = stop, job.queued + len(ids)
+            job.skipped = job.skipped + skipped
+            job.lease_until = utcnow() + LEASE
+            db.session.commit()
+            queued += len(ids)
+    except Exception as exc:
+        # The chunk is rolled back whole and the lease left to run out, so the sweep tries
+        # again from the last commit; the error says why on the organiser's page meanwhile.
+        db.session.rollback()
+        db.session.execute(update(Job).where(Job.id == job_id)
+                           .values(error=f"{type(exc).__name__}: {exc}"[:2000])
+                           .execution_options(synchronize_session=False))
         db.session.commit()
-        queued += len(ids)
+        raise
     if job.status == "running":
         job.status, job.finished_at, job.lease_until = "done", utcnow(), None
+        job.error = None
     db.session.commit()
     return {"job": job_id, "queued": queued, "status": job.status}
 
 
 def sweep() -> int:
-    """Run every job a lost announcement or a dead worker left behind."""
+    """Run every job a lost announcement or a dead worker left behind. A job that fails
+    is logged and left for the next sweep: it must not hold up the others (nor the mail
+    sweep that follows in the same task)."""
     now = utcnow()
     ids = db.session.scalars(select(Job.id).where(
         Job.status.in_(("queued", "running")),
         or_(Job.lease_until.is_(None), Job.lease_until < now)).order_by(Job.id)).all()
     db.session.commit()
     for job_id in ids:
-        run(job_id)
+        try:
+            run(job_id)
+        except Exception:
+            db.session.rollback()
+            log.exception("job %s failed; the sweep will try it again", job_id)
     return len(ids)
 
 
 def cancel(job: Job, *, actor: User | None) -> int:
     """Stop a job: nothing more is queued, and its messages not yet sent are withdrawn
-    (a message a worker is sending at this moment still goes). The number withdrawn."""
-    if job.status not in ("queued", "running"):
+    (a message a worker is sending at this moment still goes). A job that has queued all
+    its messages can be stopped as long as some still wait: for a mailing that is most of
+    the time it takes. The number withdrawn."""
+    waiting = select(OutboxMessage.id).where(OutboxMessage.job_id == job.id,
+                                             OutboxMessage.status == "pending")
+    stopped = db.session.execute(
+        update(Job).where(Job.id == job.id, or_(
+            Job.status.in_(("queued", "running")),
+            and_(Job.status == "done", waiting.exists())))
+        .values(status="cancelled", finished_at=utcnow(), lease_until=None)
+        .execution_options(synchronize_session=False)).rowcount
+    if not stopped:
+        db.session.rollback()
         raise Conflict(_("This is finished already."))
-    db.session.execute(update(Job).where(Job.id == job.id).values(
-        status="cancelled", finished_at=utcnow(), lease_until=None)
-        .execution_options(synchronize_session=False))
     withdrawn = db.session.execute(
         update(OutboxMessage)
         .where(OutboxMessage.job_id == job.id, OutboxMessage.status == "pending")
@@ -159,6 +188,12 @@ class Progress:
     finished: bool
 
     @property
+    def cancellable(self) -> bool:
+        """Whether ``cancel`` can still stop something: work to do, or messages waiting."""
+        return self.status in ("queued", "running") or (
+            self.status == "done" and self.waiting > 0)
+
+    @property
     def percent(self) -> int:
         """Items gone through and their messages settled (sent, failed or withdrawn)."""
         if self.status in ("done", "cancelled") and self.waiting == 0:
@@ -175,7 +210,8 @@ class Progress:
                 "waiting": self.waiting, "cancelled": self.cancelled,
                 "left": max(0, self.total - self.skipped - self.sent - self.failed
                             - self.cancelled),
-                "percent": self.percent, "finished": self.finished}
+                "percent": self.percent, "finished": self.finished,
+                "cancellable": self.cancellable}
 
 
 def progress(job: Job) -> Progress:

@@ -14,12 +14,11 @@ from __future__ import annotations
 import re
 import secrets
 from dataclasses import dataclass, field
-from string import Formatter
 
 from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from eventsys.extensions import db
 from eventsys.i18n import available_locales, date_range
@@ -76,13 +75,23 @@ class Audience:
         return cls(**{k: data.get(k, [] if k != "kind" else "") for k in (
             "kind", "statuses", "modes", "answers", "roles")})
 
+    def known(self) -> bool:
+        """Whether every choice is one of the lists (a form can send anything)."""
+        return self.kind in AUDIENCE_KINDS \
+            and set(self.statuses) <= set(REGISTRATION_STATUSES) \
+            and set(self.modes) <= set(ATTENDANCE_MODES) \
+            and set(self.answers) <= {"open", "accepted", "declined"} \
+            and set(self.roles) <= set(invitations.ROLES)
+
     def placeholders(self) -> set[str]:
         """The placeholders that mean something for everyone in this audience."""
         available = {"name", "organisation", "event", "dates", "place"}
         if self.kind in ("registrants", "invitees"):
             available.add("personal_link")
+        # Only confirmed online participants: no statuses chosen means every active one,
+        # and the pending and the waiting are not to be let in.
         if self.kind == "registrants" and self.modes == ["online"] \
-                and set(self.statuses) <= {"confirmed"}:
+                and self.statuses == ["confirmed"]:
             available.add("joining_link")
         return available
 
@@ -108,22 +117,28 @@ class Recipient:
 
 # Checking ---------------------------------------------------------------------------------
 
+# Doubled braces, a braced field (whatever is inside), or a brace on its own. Checking and
+# filling read a text with this one pattern, so what the check let through is what is filled.
+_BRACES = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
+_NAME = re.compile(r"[a-z_]{1,30}")
+
+
 def _fields(text: str) -> list[str]:
-    """The placeholders in ``text``; ServiceError for braces that are not one."""
+    """The placeholders in ``text``; ServiceError for braces that are not one (``str.format``
+    syntax such as ``{0}``, ``{name!r}``, ``{name:}`` or ``{name.attr}`` included)."""
     found = []
-    try:
-        for _literal, name, spec, conversion in Formatter().parse(text):
-            if name is None:
-                continue
-            if spec or conversion or not re.fullmatch(r"[a-z_]{1,30}", name):
-                raise ServiceError(_("“{%(field)s}” is not a placeholder. Placeholders look "
-                                     "like {name}; write {{ and }} for braces themselves.",
-                                     field=(name + (f"!{conversion}" if conversion else "")
-                                            + (f":{spec}" if spec else ""))[:40]))
-            found.append(name)
-    except ValueError as exc:
-        raise ServiceError(_("A brace is not closed: placeholders look like {name}; write "
-                             "{{ and }} for braces themselves.")) from exc
+    for match in _BRACES.finditer(text):
+        token, name = match.group(0), match.group(1)
+        if token in ("{{", "}}"):
+            continue
+        if name is None:
+            raise ServiceError(_("A brace is not closed: placeholders look like {name}; write "
+                                 "{{ and }} for braces themselves."))
+        if not _NAME.fullmatch(name):
+            raise ServiceError(_("“{%(field)s}” is not a placeholder. Placeholders look "
+                                 "like {name}; write {{ and }} for braces themselves.",
+                                 field=name[:40]))
+        found.append(name)
     return found
 
 
@@ -133,18 +148,15 @@ def check(event: Event, draft: Draft) -> list[str]:
     audience = draft.audience
     if audience.kind not in AUDIENCE_KINDS:
         return [_("Choose who gets the message.")]
-    if not set(audience.statuses) <= set(REGISTRATION_STATUSES) \
-            or not set(audience.modes) <= set(ATTENDANCE_MODES) \
-            or not set(audience.answers) <= {"open", "accepted", "declined"} \
-            or not set(audience.roles) <= set(invitations.ROLES):
+    if not audience.known():
         problems.append(_("Choose the audience from the lists."))
-    texts = [("", draft.subject, draft.body)] + [
+    texts = [(None, draft.subject, draft.body)] + [
         (locale, v.get("subject", ""), v.get("body", "")) for locale, v in draft.versions.items()]
     allowed = audience.placeholders()
     for locale, subject, body in texts:
         where = f" ({locale})" if locale else ""
-        if locale and locale not in available_locales():
-            problems.append(_("There is no language %(code)s.", code=locale[:10]))
+        if locale is not None and locale not in available_locales():
+            problems.append(_("There is no language %(code)s.", code=str(locale)[:10]))
             continue
         if not subject.strip() or not body.strip():
             problems.append(_("Write a subject and a message%(where)s.", where=where))
@@ -171,17 +183,26 @@ def check(event: Event, draft: Draft) -> list[str]:
                                   name=name, where=where) + (
                     " " + _("The joining link is for confirmed online participants: choose "
                             "only those.") if name == "joining_link" else ""))
+            elif name == "joining_link" and not event.online_url:
+                problems.append(_("The event has no joining link yet: add it to the event "
+                                  "before sending it."))
     return problems
 
 
 def fill(text: str, values: dict[str, str]) -> str:
-    """``text`` with its (checked) placeholders replaced; ``{{``/``}}`` become braces."""
-    out = []
-    for literal, name, _spec, _conversion in Formatter().parse(text):
-        out.append(literal)
-        if name is not None:
-            out.append(values.get(name, ""))
-    return "".join(out)
+    """``text`` with its placeholders replaced; ``{{``/``}}`` become braces. Plain string
+    replacement, never ``str.format``; for a text that is not checked (a preview while the
+    organiser types) it does not raise, and leaves what is not a placeholder as it is."""
+
+    def replace(match: re.Match) -> str:
+        token, name = match.group(0), match.group(1)
+        if token in ("{{", "}}"):
+            return token[0]
+        if name is not None and _NAME.fullmatch(name):
+            return values.get(name, "")
+        return token
+
+    return _BRACES.sub(replace, text)
 
 
 # Recipients -------------------------------------------------------------------------------
@@ -218,7 +239,11 @@ def _speakers(event: Event):
 
 def recipients(event: Event, audience: Audience, ids: list[int] | None = None
                ) -> list[Recipient]:
-    """The audience now (or those of ``ids`` still in it), in a stable order."""
+    """The audience now (or those of ``ids`` still in it), in a stable order; nobody for
+    an audience not made of the lists' choices (which the database need not even accept:
+    PostgreSQL refuses a NUL)."""
+    if not audience.known():
+        return []
     if audience.kind == "registrants":
         query = _registrants(event, audience)
         if ids is not None:
@@ -236,7 +261,17 @@ def recipients(event: Event, audience: Audience, ids: list[int] | None = None
 
 
 def count(event: Event, audience: Audience) -> int:
-    return len(recipients(event, audience)) if audience.kind in AUDIENCE_KINDS else 0
+    """How many ``recipients`` there are, counted by the database (the live count beside
+    the audience choice asks on every change)."""
+    if not audience.known():
+        return 0
+    if audience.kind == "registrants":
+        query = _registrants(event, audience)
+    elif audience.kind == "invitees":
+        query = _invitees(event, audience)
+    else:
+        query = _speakers(event)
+    return db.session.scalar(select(func.count()).select_from(query.order_by(None).subquery()))
 
 
 def _values(event: Event, recipient: Recipient, personal_link: str | None) -> dict[str, str]:
@@ -252,7 +287,7 @@ def _values(event: Event, recipient: Recipient, personal_link: str | None) -> di
 
 
 def _texts(mailing: Mailing | Draft, locale: str | None) -> tuple[str, str]:
-    version = (mailing.versions or {}).get(locale or "")
+    version = (mailing.versions or {}).get(locale) if locale else None
     if version:
         return version["subject"], version["body"]
     return mailing.subject, mailing.body
