@@ -1,10 +1,11 @@
 """The printable programme: a PDF made by a worker with WeasyPrint, once per published
 version of the agenda, and kept until the agenda changes.
 
-The HTML comes from a Jinja template (autoescaped, like every page) and is rendered with
-no base URL and a URL fetcher that refuses everything: whatever an organiser typed, the
-renderer never reads a local file or opens a connection. The stylesheet is a string for
-the same reason. Fonts are the machine's (DejaVu, Liberation).
+The HTML comes from a Jinja template (autoescaped, like every page) and is rendered by
+``fonts.render_pdf``: no base URL, and a URL fetcher that serves the vendored Noto fonts and
+refuses everything else, so whatever an organiser typed, the renderer never reads another
+file or opens a connection. The stylesheet is a string for the same reason. Names print in
+their own script (Chinese, Arabic and Urdu, Thai, Devanagari, Georgian, Cyrillic...).
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import secrets
 from pathlib import Path
 
-import weasyprint
 from flask import render_template
 from flask_babel import gettext as _
 from sqlalchemy import select
@@ -20,7 +20,7 @@ from sqlalchemy import select
 from eventsys import tasks
 from eventsys.extensions import db
 from eventsys.models import AgendaPublication, Event
-from eventsys.services import agenda, media
+from eventsys.services import agenda, fonts, media
 from eventsys.services.errors import NotFound
 
 FILES = "agenda"  # under FILES_DIR
@@ -32,8 +32,7 @@ CSS = """
   @bottom-left { content: string(event-title); font-size: 8pt; color: #666; }
   @bottom-right { content: counter(page) " / " counter(pages); font-size: 8pt; color: #666; }
 }
-html { font-family: "DejaVu Sans", "Liberation Sans", sans-serif; font-size: 9.5pt;
-       line-height: 1.35; color: #111; }
+html { font-family: FONT_FAMILY; font-size: 9.5pt; line-height: 1.35; color: #111; }
 h1 { font-size: 20pt; margin: 0 0 2mm; string-set: event-title content(); }
 .facts { margin: 0 0 6mm; color: #333; }
 .facts p { margin: 0 0 1mm; }
@@ -51,32 +50,13 @@ h2 { font-size: 13pt; margin: 7mm 0 2mm; padding-bottom: 1mm; border-bottom: 1.5
 .description { margin: 1mm 0 0; color: #222; }
 .description p { margin: 0 0 1mm; }
 .footnote { margin-top: 8mm; font-size: 8pt; color: #666; }
-"""
-
-
-def _refuse(url: str, *args, **kwargs):
-    raise ValueError(f"the printable programme fetches nothing ({url[:80]})")
-
-
-try:
-    from weasyprint.urls import URLFetcher
-except ImportError:  # WeasyPrint before 66 takes a plain function
-    def _fetcher():
-        return _refuse
-else:
-    class _RefuseEverything(URLFetcher):
-        def fetch(self, url, headers=None):
-            _refuse(url)
-
-    def _fetcher():
-        return _RefuseEverything()
+""".replace("FONT_FAMILY", fonts.FONT_FAMILY)
 
 
 def to_pdf(html: str) -> bytes:
-    """HTML to PDF bytes with nothing fetched: no files, no network, not even data: URLs."""
-    fetcher = _fetcher()
-    return weasyprint.HTML(string=html, base_url=None, url_fetcher=fetcher).write_pdf(
-        stylesheets=[weasyprint.CSS(string=CSS, url_fetcher=fetcher)])
+    """HTML to PDF bytes with our fonts and nothing else fetched: no files, no network, not
+    even data: URLs."""
+    return fonts.render_pdf(html, CSS)
 
 
 def pdf_path(publication: AgendaPublication) -> Path | None:

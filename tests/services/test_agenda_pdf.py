@@ -1,7 +1,8 @@
 """The printable programme: made once per published version, from escaped text, with nothing
-fetched from disk or network."""
+fetched from disk or network but the vendored fonts, names printed in their own scripts."""
 
 import io
+import logging
 import re
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -14,6 +15,7 @@ from pypdf import PdfReader
 
 from eventsys.extensions import db
 from eventsys.services import agenda, agenda_pdf
+from tests.services.test_fonts import embedded_fonts, notdef_warnings, pdf_font_name
 
 
 def pdf_text(data: bytes) -> str:
@@ -114,6 +116,40 @@ def test_nothing_is_ever_fetched(tmp_path):
     assert b"/Subtype /Image" not in data
     # The same markup with WeasyPrint's own fetcher does read the file: the check is real.
     assert b"/Subtype /Image" in weasyprint.HTML(string=html).write_pdf()
+
+
+def test_names_print_in_their_own_scripts(make_event, no_pdf_on_publish, caplog):
+    caplog.set_level(logging.WARNING, logger="weasyprint")
+    event = make_event("silk-road", title="Science Parks Forum 科技园区论坛")
+    people = [("Wang Xiaoming", "王小明"), ("Imran Khan", "عمران خان"),
+              ("Somchai Jaidee", "สมชาย ใจดี"), ("Rahul Sharma", "राहुल शर्मा"),
+              ("Đorđe Petrović", "Ђорђе Петровић"), ("Nino Beridze", "ნინო ბერიძე"),
+              ("João Gonçalves", None), ("Ödön Kovács", None), ("محمد عمران", None)]
+    ids = [agenda.create_person(agenda.PersonData(name=name, name_native=native,
+                                                  organisation_name="Park"), actor=None).id
+           for name, native in people]
+    start = datetime.combine(event.start_date, datetime.min.time()).replace(hour=9)
+    agenda.create_session(event, agenda.SessionData(
+        title="Parks of the Belt and Road", kind="panel", starts_local=start,
+        ends_local=start + timedelta(hours=1), venue_id=event.venues[0].id,
+        people=[(ids[0], "moderator")] + [(i, "panellist") for i in ids[1:]]), actor=None)
+    agenda.publish(event, actor=None, confirm_warnings=True)
+    data = stored(agenda_pdf.render(event.id, 1)["pdf"]).read_bytes()
+
+    text = pdf_text(data)
+    for shown in ("Science Parks Forum 科技园区论坛", "Wang Xiaoming (王小明)",
+                  "Somchai Jaidee (สมชาย ใจดี)", "Đorđe Petrović (Ђорђе Петровић)",
+                  "Nino Beridze (ნინო ბერიძე)", "João Gonçalves", "Ödön Kovács", "محمد عمران"):
+        assert shown in text, shown
+    used = embedded_fonts(data)  # every glyph a real one
+    assert set(used) == {pdf_font_name(family, bold) for family, bold in [
+        ("Noto Sans", False), ("Noto Sans", True), ("Noto Sans SC", False),
+        ("Noto Sans SC", True), ("Noto Sans Arabic", False), ("Noto Sans Thai", False),
+        ("Noto Sans Georgian", False)]}
+    assert set("王小明") <= set(used[pdf_font_name("Noto Sans SC")])
+    assert set("科技园区论坛") <= set(used[pdf_font_name("Noto Sans SC", bold=True)])
+    assert set("राहुल") <= set(used[pdf_font_name("Noto Sans")])
+    assert notdef_warnings(caplog) == []
 
 
 def test_printable_of_an_event_without_agenda_is_not_found(make_event):
