@@ -92,8 +92,19 @@ def render(event_id: int, version: int) -> dict:
         path.unlink(missing_ok=True)
         return {"skipped": True}
     publication.pdf = name
+    # Older versions' PDFs are never served again (the agenda page links the latest).
+    older = db.session.scalars(select(AgendaPublication).where(
+        AgendaPublication.event_id == event_id, AgendaPublication.version < version,
+        AgendaPublication.pdf.is_not(None))).all()
+    stale = [old.pdf for old in older]
+    for old in older:
+        old.pdf = None
     db.session.commit()
-    return {"pdf": name}
+    for old_name in stale:  # after the commit: a rollback would point at deleted files
+        path = media.stored_file(FILES, old_name)
+        if path is not None:
+            path.unlink(missing_ok=True)
+    return {"pdf": name, "pruned": len(stale)}
 
 
 def printable(event: Event) -> Path | None:

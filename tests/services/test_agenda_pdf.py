@@ -87,6 +87,23 @@ def test_render_again_when_the_file_is_gone(forum, no_pdf_on_publish):
     assert agenda.latest_publication(forum).pdf == second
 
 
+def test_a_new_version_s_pdf_replaces_the_old_file(forum, no_pdf_on_publish):
+    agenda.publish(forum, actor=None, confirm_warnings=True)
+    first = agenda_pdf.render(forum.id, 1)["pdf"]
+    session = agenda.sessions_of(forum)[0]
+    agenda.update_session(forum, session.id, agenda.SessionData(
+        title="Opening, moved", kind="opening", starts_local=agenda.to_local(
+            session.starts_at, forum.timezone).replace(tzinfo=None),
+        ends_local=agenda.to_local(session.ends_at, forum.timezone).replace(tzinfo=None)),
+        actor=None)
+    agenda.publish(forum, actor=None, confirm_warnings=True)
+    result = agenda_pdf.render(forum.id, 2)
+    assert result["pruned"] == 1 and not stored(first).exists()
+    assert [p.name for p in stored(first).parent.glob("*.pdf")] == [result["pdf"]]
+    db.session.expire_all()
+    assert agenda.latest_publication(forum).pdf == result["pdf"]
+
+
 def test_publishing_asks_the_worker_for_the_pdf(forum):
     """Tests run tasks in-process: publishing makes the PDF of the new version."""
     agenda.publish(forum, actor=None, confirm_warnings=True)
