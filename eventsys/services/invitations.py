@@ -418,11 +418,11 @@ def listing(event: Event, state: str | None = None, search: str | None = None,
     # Controls out: PostgreSQL refuses a NUL in a parameter outright.
     search = " ".join(_CONTROLS.sub("", search or "").split())[:100].lower()
     if search:
-        like = f"%{search}%"
-        query = query.where(func.lower(Invitation.email).like(like)
-                            | func.lower(func.coalesce(Invitation.name, "")).like(like)
+        like = sql.contains(search)
+        query = query.where(func.lower(Invitation.email).like(like, escape="\\")
+                            | func.lower(func.coalesce(Invitation.name, "")).like(like, escape="\\")
                             | func.lower(func.coalesce(Invitation.organisation_name, ""))
-                            .like(like))
+                            .like(like, escape="\\"))
     rows = db.session.execute(query.order_by(Invitation.id.desc()).limit(limit)).all()
     return [InvitationRow(*row) for row in rows]
 

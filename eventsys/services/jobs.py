@@ -216,9 +216,22 @@ class Progress:
 
 def progress(job: Job) -> Progress:
     """One grouped count over the job's messages (an index on job id and status)."""
-    counts = dict(db.session.execute(
-        select(OutboxMessage.status, func.count()).where(OutboxMessage.job_id == job.id)
-        .group_by(OutboxMessage.status)).all())
+    return progress_of([job])[job.id]
+
+
+def progress_of(many: list[Job]) -> dict[int, Progress]:
+    """Progress of several jobs in one query (a page listing past mailings)."""
+    found: dict[int, dict[str, int]] = {job.id: {} for job in many}
+    if many:
+        for job_id, status, n in db.session.execute(
+                select(OutboxMessage.job_id, OutboxMessage.status, func.count())
+                .where(OutboxMessage.job_id.in_(list(found)))
+                .group_by(OutboxMessage.job_id, OutboxMessage.status)):
+            found[job_id][status] = n
+    return {job.id: _progress(job, found[job.id]) for job in many}
+
+
+def _progress(job: Job, counts: dict[str, int]) -> Progress:
     waiting = counts.get("pending", 0) + counts.get("sending", 0)
     return Progress(
         job_id=job.id, kind=job.kind, status=job.status, total=job.total, done=job.done,

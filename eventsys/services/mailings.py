@@ -19,6 +19,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
 
 from eventsys.extensions import db
 from eventsys.i18n import available_locales, date_range
@@ -413,4 +414,5 @@ def _mailing_mail(session, stored: dict) -> tuple[dict, list[messaging.Attachmen
 
 def mailings_of(event: Event) -> list[Mailing]:
     return list(db.session.scalars(select(Mailing).where(Mailing.event_id == event.id)
+                                   .options(selectinload(Mailing.job))
                                    .order_by(Mailing.id.desc()).limit(100)))

@@ -28,6 +28,7 @@ from eventsys.models import (
     Registration,
     RegistrationQuestion,
 )
+from eventsys.services import sql
 
 PAGE_SIZE = 50
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
@@ -71,8 +72,7 @@ def _query(event: Event, f: RosterFilter):
     if f.country:
         query = query.where(Registration.country == f.country)
     if f.q:
-        escaped = f.q.lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        pattern = f"%{escaped}%"
+        pattern = sql.contains(f.q.lower())
         query = query.where(or_(
             func.lower(Registration.name).like(pattern, escape="\\"),
             func.lower(Registration.email).like(pattern, escape="\\"),

@@ -58,3 +58,10 @@ def insert_many(session: Session, model: type, rows: list[dict], *,
         statement = insert(table).on_conflict_do_nothing(index_elements=list(conflict_columns))
     statement = statement.returning(*(table.c[name] for name in returning))
     return list(connection.execute(statement, rows).all())
+
+
+def contains(text: str) -> str:
+    """A LIKE pattern (with ``escape="\\"``) that matches ``text`` anywhere, its ``%`` and
+    ``_`` taken literally: a search for "100%" finds "100%", not everything."""
+    escaped = text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"

@@ -435,3 +435,12 @@ def test_reminder_skips_those_who_answer_before_it_goes(forum, app):
     assert (job.status, job.total, job.queued, job.skipped) == ("done", 2, 1, 1)
     assert (fresh(a).reminders, fresh(b).reminders) == (0, 1)
     assert len(delivered("a@example.org")) == 1
+
+
+def test_search_takes_percent_and_underscore_literally(forum):
+    invite(forum, "ana@example.org", name="Ana", organisation="100% Parks")
+    invite(forum, "bo_b@example.org", name="Bob", organisation="Other")
+    invite(forum, "carl@example.org", name="Carl", organisation="Third")
+    assert [r.email for r in invitations.listing(forum, search="100%")] == ["ana@example.org"]
+    assert [r.email for r in invitations.listing(forum, search="o_b")] == ["bo_b@example.org"]
+    assert invitations.listing(forum, search="%") == []
