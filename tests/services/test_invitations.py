@@ -443,4 +443,4 @@ def test_search_takes_percent_and_underscore_literally(forum):
     invite(forum, "carl@example.org", name="Carl", organisation="Third")
     assert [r.email for r in invitations.listing(forum, search="100%")] == ["ana@example.org"]
     assert [r.email for r in invitations.listing(forum, search="o_b")] == ["bo_b@example.org"]
-    assert invitations.listing(forum, search="%") == []
+    assert [r.email for r in invitations.listing(forum, search="%")] == ["ana@example.org"]
