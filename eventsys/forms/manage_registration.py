@@ -1,4 +1,4 @@
-"""Organiser forms for registration: settings, questions, decisions, invitations."""
+"""Organiser forms for registration: settings, questions, decisions."""
 
 from __future__ import annotations
 
@@ -9,13 +9,12 @@ from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
-    EmailField,
     IntegerField,
     SelectField,
     StringField,
     TextAreaField,
 )
-from wtforms.validators import URL, DataRequired, Email, Length, NumberRange, Optional
+from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional
 
 from eventsys.forms import Form, fields
 from eventsys.models import Event
@@ -106,8 +105,3 @@ class MoveForm(Form):
     mode = SelectField(_l("Attending"), choices=fields.choices(
         [("in_person", _l("In person")), ("online", _l("Online"))]))
 
-
-class InvitationForm(Form):
-    email = EmailField(_l("Email"), validators=[DataRequired(), Length(max=254), Email()])
-    name = StringField(_l("Name"), validators=[Optional(), Length(max=200)])
-    skip_approval = BooleanField(_l("Confirm without approval"), default=True)

@@ -65,6 +65,9 @@ def init_web(app: Flask) -> None:
         invitations,
         manage,
         manage_agenda,  # noqa: F401  (its routes join manage.bp)
+        manage_invitations,  # noqa: F401  (its routes join manage.bp)
+        manage_jobs,  # noqa: F401  (its routes join manage.bp)
+        manage_mailings,  # noqa: F401  (its routes join manage.bp)
         manage_registration,  # noqa: F401  (its routes join manage.bp)
         public,
         registration,

@@ -3,7 +3,7 @@ The token is the key (no account needed); every POST carries CSRF."""
 
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from eventsys.extensions import db
@@ -15,12 +15,12 @@ from eventsys.web.registration import no_store
 bp = Blueprint("invitations", __name__)
 
 
-def _page(token: str, invitation, status: int = 200):
-    return no_store(render_template(
+def _page(token: str, invitation, status: int = 200) -> Response:
+    return no_store(Response(render_template(
         "invitations/answer.html", token=token, invitation=invitation, event=invitation.event,
         registration=invitations.registration_of(invitation), form=ActionForm(),
         role=invitations.ROLE_LABELS.get(invitation.role, invitation.role),
-        expires_at=invitations.expires_at(invitation.event))), status
+        expires_at=invitations.expires_at(invitation.event)), status))
 
 
 @bp.get("/invitations/<token>")

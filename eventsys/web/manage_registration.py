@@ -1,5 +1,5 @@
-"""Organiser pages for registrations. Routes hang on the manage blueprint, so its one
-authorisation check (``manage._authorise``) covers them."""
+"""Organiser pages for registrations (invitations are in manage_invitations.py). Routes hang
+on the manage blueprint, so its one authorisation check (``manage._authorise``) covers them."""
 
 from __future__ import annotations
 
@@ -11,14 +11,12 @@ from eventsys.forms import ActionForm
 from eventsys.forms.manage_registration import (
     QUESTION_KIND_LABELS,
     DecisionForm,
-    InvitationForm,
     MoveForm,
     QuestionForm,
     RegistrationSettingsForm,
 )
-from eventsys.services import audit_trail, invitations, questions, registration, roster
+from eventsys.services import audit_trail, questions, registration, roster
 from eventsys.services.errors import ServiceError
-from eventsys.services.invitations import InviteeData
 from eventsys.web.manage import bp
 
 
@@ -191,22 +189,3 @@ def event_question_action(question_id: int, what: str):
                                 actor=current_user)
     return redirect(url_for("manage.event_questions", slug=g.event.slug))
 
-
-@bp.route("/events/<slug:slug>/invitations", methods=["GET", "POST"])
-def event_invitations():
-    form = InvitationForm()
-    status = 200
-    if form.validate_on_submit():
-        try:
-            invitations.invite(g.event, InviteeData(email=form.email.data, name=form.name.data),
-                               skip_approval=form.skip_approval.data, actor=current_user)
-        except ServiceError as exc:
-            form.email.errors = [*form.email.errors, exc.message]
-            status = exc.status_code
-        else:
-            flash(_("The invitation is on its way."), "success")
-            return redirect(url_for("manage.event_invitations", slug=g.event.slug))
-    elif request.method == "POST":
-        status = 400
-    return render_template("manage/invitations.html", event=g.event, form=form,
-                           invitations=invitations.listing(g.event)), status

@@ -250,13 +250,15 @@ def test_invitations_page_sends_a_working_link(organiser_client, app, forum):
                       {"email": "guest@example.org", "name": "Guest", "skip_approval": "y"})
     assert response.status_code == 302
     body = last_text("guest@example.org")
-    url = re.search(r"http://eventsys\.test(/events/forum/register\?invitation=\S+)", body)
+    token = re.search(r"http://eventsys\.test/invitations/(\S+)", body).group(1)
     guest = app.test_client()
-    page = guest.get(url.group(1))
+    accepted = submit(guest, f"/invitations/{token}", {"answer": "accept"})
+    assert accepted.status_code == 302
+    url = accepted.location
+    assert url.endswith(f"/events/forum/register?invitation={token}")
+    page = guest.get(url)
     assert page.status_code == 200
-    token = url.group(1).split("invitation=")[1]
-    response = submit(guest, url.group(1), form(1, email="guest@example.org",
-                                                invitation=token))
+    response = submit(guest, url, form(1, email="guest@example.org", invitation=token))
     assert response.status_code == 302
     assert db.session.scalar(select(Registration.email)) == "guest@example.org"
 
