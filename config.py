@@ -77,10 +77,17 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "OUTBOX_BATCH_SIZE": int(env.get("OUTBOX_BATCH_SIZE", 100)),
         "OUTBOX_MAX_ATTEMPTS": int(env.get("OUTBOX_MAX_ATTEMPTS", 8)),
         "OUTBOX_SWEEP_SECONDS": float(env.get("OUTBOX_SWEEP_SECONDS", 30)),
+        # A worker holds the messages it is sending this long (renewed at half time while
+        # it still sends); a worker that dies leaves them to the sweep once it runs out.
+        "OUTBOX_LEASE_SECONDS": float(env.get("OUTBOX_LEASE_SECONDS", 300)),
+        # Delivery records each outcome with an asynchronous commit on PostgreSQL (4x the
+        # messages a second): a database server crash may then forget the last ~0.6 s of
+        # outcomes and those messages go again, same Message-ID. 1 makes them durable.
+        "OUTBOX_DURABLE_OUTCOMES": env.get("OUTBOX_DURABLE_OUTCOMES", "") in {"1", "true"},
         # First retry after a temporary SMTP failure; doubles each time, with jitter.
         "OUTBOX_RETRY_BASE_SECONDS": float(env.get("OUTBOX_RETRY_BASE_SECONDS", 30)),
-        # At most this many messages a second to the SMTP server, across all workers
-        # (counted in Redis when there is one); 0 for no limit.
+        # At most this many messages a second to the SMTP server, spread evenly (one every
+        # 1/N s), across all workers (through Redis when there is one); 0 for no limit.
         "SMTP_MAX_PER_SECOND": float(env.get("SMTP_MAX_PER_SECOND", 0)),
         # New mail is announced to the workers from a background thread, one task for the
         # messages committed within this many seconds (0: one task per commit, at once).

@@ -1,9 +1,12 @@
-"""A real SMTP server (aiosmtpd) that records what it accepts and can be told to fail."""
+"""A real SMTP server (aiosmtpd) that records what it accepts and can be told to fail or to
+be slow."""
 
 from __future__ import annotations
 
+import asyncio
 import socket
 import threading
+import time
 from email import message_from_bytes, policy
 
 from aiosmtpd.controller import Controller
@@ -17,11 +20,18 @@ def free_port() -> int:
 
 class RecordingHandler:
     def __init__(self) -> None:
-        self.messages: list = []
         self.lock = threading.Lock()
-        self.reject: dict[str, str] = {}  # recipient -> reply, e.g. "550 5.1.1 no such user"
-        self.busy_replies = 0  # answer this many DATA commands with 421
-        self.connections = 0
+        self.reset()
+
+    def reset(self) -> None:
+        with self.lock:
+            self.messages: list = []
+            # (time.time(), client's address) of each message accepted, in order.
+            self.received: list[tuple[float, tuple]] = []
+            self.reject: dict[str, str] = {}  # recipient -> reply, e.g. "550 5.1.1 no such user"
+            self.busy_replies = 0  # answer this many DATA commands with 421
+            self.delay = 0.0  # seconds before answering each DATA: a slow server
+            self.connections = 0
 
     async def handle_EHLO(self, server, session, envelope, hostname, responses):
         self.connections += 1
@@ -36,11 +46,14 @@ class RecordingHandler:
         return "250 OK"
 
     async def handle_DATA(self, server, session, envelope):
+        if self.delay:
+            await asyncio.sleep(self.delay)
         with self.lock:
             if self.busy_replies > 0:
                 self.busy_replies -= 1
                 return "421 4.3.2 Service busy, try later"
             self.messages.append(message_from_bytes(envelope.content, policy=policy.default))
+            self.received.append((time.time(), session.peer))
         return "250 Message accepted"
 
     def message_ids(self) -> list[str]:
