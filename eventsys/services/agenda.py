@@ -51,7 +51,7 @@ from eventsys.models import (
 )
 from eventsys.services import audit, media, messaging
 from eventsys.services.errors import Conflict, NotFound, ServiceError
-from eventsys.services.validation import has_control_chars
+from eventsys.services.validation import clean_text
 from eventsys.tasks import enqueue
 
 MAX_SESSION_MINUTES = 14 * 24 * 60  # a field trip may take days, not a month
@@ -105,19 +105,8 @@ _PERSON_LIMITS = {"name": 200, "honorific": 40, "name_native": 200, "job_title":
                   "organisation_name": 200, "bio": 4000, "email": 254}
 
 
-def _text(value: str | None, limit: int, *, multiline: bool = False) -> str | None:
-    if value is None:
-        return None
-    if has_control_chars(value):
-        raise ServiceError(_("Some text contains characters that are not allowed."))
-    value = value.strip() if multiline else " ".join(value.split())
-    if len(value) > limit:
-        raise ServiceError(_("Some text is too long (at most %(n)d characters).", n=limit))
-    return value or None
-
-
 def _person_values(data: PersonData) -> dict:
-    values = {key: _text(getattr(data, key), limit, multiline=key == "bio")
+    values = {key: clean_text(getattr(data, key), limit, multiline=key == "bio")
               for key, limit in _PERSON_LIMITS.items()}
     if not values["name"]:
         raise ServiceError(_("Please give the person's name."))
@@ -197,7 +186,7 @@ class SessionData:
 
 
 def _session_values(event: Event, data: SessionData) -> dict:
-    title = _text(data.title, 300)
+    title = clean_text(data.title, 300)
     if not title:
         raise ServiceError(_("Please give the session a title."))
     if data.kind not in SESSION_KINDS:
@@ -212,14 +201,14 @@ def _session_values(event: Event, data: SessionData) -> dict:
         raise ServiceError(_("A session cannot last more than 14 days."))
     if data.venue_id is not None and data.venue_id not in {v.id for v in event.venues}:
         raise ServiceError(_("Choose one of the event's venues."))
-    url = _text(data.stream_url, 500)
+    url = clean_text(data.stream_url, 500)
     if url and (not url.startswith(("https://", "http://")) or " " in url):
         raise ServiceError(_("The stream link must be a web address (https://...)."))
     return {
         "title": title, "kind": data.kind, "starts_at": starts_at, "ends_at": ends_at,
-        "venue_id": data.venue_id, "room": _text(data.room, 120), "mode": data.mode,
-        "stream_url": url, "track": _text(data.track, 120),
-        "description": _text(data.description, 10000, multiline=True),
+        "venue_id": data.venue_id, "room": clean_text(data.room, 120), "mode": data.mode,
+        "stream_url": url, "track": clean_text(data.track, 120),
+        "description": clean_text(data.description, 10000, multiline=True),
         "counts_for_attendance": bool(data.counts_for_attendance),
     }
 
@@ -775,7 +764,7 @@ def add_material(event: Event, session_id: int, *, title: str | None, filename: 
     session = session_of(event, session_id)
     stored = media.store_material(filename, data)
     material = SessionMaterial(
-        session_id=session.id, title=_text(title, 200) or stored.filename,
+        session_id=session.id, title=clean_text(title, 200) or stored.filename,
         filename=stored.filename, stored_name=stored.stored_name,
         content_type=stored.content_type, size=stored.size, sha256=stored.sha256)
     db.session.add(material)

@@ -36,9 +36,10 @@ from eventsys.models import (
     utcnow,
 )
 from eventsys.services import audit, invitation_import, jobs, messaging, sql
+from eventsys.services.accounts import normalise_email
 from eventsys.services.errors import Conflict, NotAllowed, NotFound, ServiceError
 from eventsys.services.tokens import new_token, plausible, token_hash
-from eventsys.services.validation import has_control_chars
+from eventsys.services.validation import clean_text
 
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
 ROLES = invitation_import.ROLES
@@ -115,16 +116,13 @@ class InviteeData:
 
 def _checked(data: InviteeData) -> dict:
     try:
-        email = validate_email((data.email or "").strip(),
-                               check_deliverability=False).normalized.lower()
+        email = normalise_email(validate_email((data.email or "").strip(),
+                                               check_deliverability=False).normalized)
     except EmailNotValidError as exc:
         raise ServiceError(_("Enter a valid email address.")) from exc
-    name = " ".join((data.name or "").split()) or None
-    organisation = " ".join((data.organisation or "").split()) or None
-    if has_control_chars(name) or has_control_chars(organisation):
-        raise ServiceError(_("Some text contains characters that are not allowed."))
-    if len(name or "") > 200 or len(organisation or "") > 200 or len(email) > 254:
-        raise ServiceError(_("Some text is too long (at most %(n)d characters).", n=200))
+    name, organisation = clean_text(data.name, 200), clean_text(data.organisation, 200)
+    if len(email) > 254:
+        raise ServiceError(_("Some text is too long (at most %(n)d characters).", n=254))
     country = (data.country or "").strip().upper() or None
     if country and not is_country(country):
         raise ServiceError(_("Unknown country code %(code)s.", code=country[:8]))
