@@ -12,6 +12,14 @@ from eventsys.models.agenda import (
     SessionMaterial,
     SessionPerson,
 )
+from eventsys.models.attendance import (
+    ATTENDANCE_SOURCES,
+    REPORT_STATUSES,
+    Attendance,
+    AttendanceNote,
+    AttendanceReport,
+    AttendanceReportRow,
+)
 from eventsys.models.audit import AuditLog
 from eventsys.models.base import UTCDateTime, utcnow
 from eventsys.models.event import (
@@ -45,6 +53,7 @@ __all__ = [
     "ACTIVE_STATUSES",
     "APPROVAL_MODES",
     "ATTENDANCE_MODES",
+    "ATTENDANCE_SOURCES",
     "EVENT_KINDS",
     "EVENT_MODES",
     "EVENT_ROLES",
@@ -57,12 +66,17 @@ __all__ = [
     "OUTBOX_STATUSES",
     "QUESTION_KINDS",
     "REGISTRATION_STATUSES",
+    "REPORT_STATUSES",
     "SESSION_KINDS",
     "SESSION_MODES",
     "SESSION_ROLES",
     "AgendaMark",
     "AgendaPublication",
     "AgendaSession",
+    "Attendance",
+    "AttendanceNote",
+    "AttendanceReport",
+    "AttendanceReportRow",
     "AuditLog",
     "Event",
     "EventHost",

@@ -20,6 +20,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     true,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -89,6 +90,9 @@ class AgendaSession(db.Model):
     description: Mapped[str | None] = mapped_column(Text)
     counts_for_attendance: Mapped[bool] = mapped_column(Boolean, default=True,
                                                         server_default=true())
+    # In the room, attended means checked in and out again (a field trip, an exam).
+    needs_checkout: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                 server_default=false())
     # Order among sessions that start together (parallel tracks, a list the organiser sorted).
     position: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -43,6 +43,10 @@ class Event(db.Model):
     waitlist_enabled: Mapped[bool] = mapped_column(Boolean, default=True, server_default=true())
     # Where online participants are sent (through their tracked joining link).
     online_url: Mapped[str | None] = mapped_column(String(500))
+    # What counts as attended online (services/attendance.py): at least these minutes, or
+    # this share of the session; neither set, joining is enough.
+    attendance_min_minutes: Mapped[int | None] = mapped_column(Integer)
+    attendance_min_percent: Mapped[int | None] = mapped_column(Integer)
 
     venues: Mapped[list[Venue]] = relationship(
         back_populates="event", cascade="all, delete-orphan", order_by="Venue.position"

@@ -63,8 +63,12 @@ def init_web(app: Flask) -> None:
         auth,
         exports,
         invitations,
+        join,
         manage,
         manage_agenda,  # noqa: F401  (its routes join manage.bp)
+        manage_attendance,  # noqa: F401  (its routes join manage.bp)
+        manage_attendance_reports,  # noqa: F401  (its routes join manage.bp)
+        manage_checkin,  # noqa: F401  (its routes join manage.bp)
         manage_invitations,  # noqa: F401  (its routes join manage.bp)
         manage_jobs,  # noqa: F401  (its routes join manage.bp)
         manage_mailings,  # noqa: F401  (its routes join manage.bp)
@@ -77,7 +81,7 @@ def init_web(app: Flask) -> None:
     app.url_map.converters["id"] = IdConverter
 
     for blueprint in (public.bp, auth.bp, registration.bp, agenda.bp, exports.bp,
-                      invitations.bp, manage.bp,
+                      invitations.bp, join.bp, manage.bp,
                       admin.bp):
         app.register_blueprint(blueprint)
     app.jinja_env.filters["agenda_field"] = agenda_service.field_label
