@@ -17,7 +17,7 @@ from eventsys.forms.registration import MODE_CHOICES, MultiCheckboxField
 from eventsys.i18n import available_locales
 from eventsys.models import REGISTRATION_STATUSES, Event
 from eventsys.services.invitations import ROLE_LABELS
-from eventsys.services.mailings import AUDIENCE_KINDS, Audience, Draft
+from eventsys.services.mailings import ATTENDANCE_FILTERS, AUDIENCE_KINDS, Audience, Draft
 
 STATUS_LABELS = {"pending": _l("Pending"), "confirmed": _l("Confirmed"),
                  "waitlisted": _l("Waiting list"), "declined": _l("Declined"),
@@ -38,6 +38,8 @@ class MailingForm(Form):
                                   choices=fields.choices((s, STATUS_LABELS[s])
                                                          for s in REGISTRATION_STATUSES))
     modes = MultiCheckboxField(_l("Attending"))
+    attendance = MultiCheckboxField(_l("Attendance"),
+                                    choices=fields.choices(ATTENDANCE_FILTERS.items()))
     answers = MultiCheckboxField(_l("Answer to the invitation"),
                                  choices=fields.choices(ANSWER_LABELS.items()))
     roles = MultiCheckboxField(_l("Invited as"), choices=fields.choices(ROLE_LABELS.items()))
@@ -60,7 +62,8 @@ class MailingForm(Form):
     def audience(self) -> Audience:
         return Audience(kind=self.kind.data or "", statuses=list(self.statuses.data or []),
                         modes=list(self.modes.data or []), answers=list(self.answers.data or []),
-                        roles=list(self.roles.data or []))
+                        roles=list(self.roles.data or []),
+                        attendance=list(self.attendance.data or []))
 
     def to_draft(self) -> Draft:
         versions = {}

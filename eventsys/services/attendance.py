@@ -44,7 +44,7 @@ from eventsys.models import (
     User,
     utcnow,
 )
-from eventsys.services import agenda, audit
+from eventsys.services import agenda, audit, messaging
 from eventsys.services.errors import NotFound, ServiceError
 from eventsys.services.tickets import normalise_ticket_code
 from eventsys.services.validation import clean_text
@@ -387,10 +387,9 @@ def registration_of_join_token(token: str | None) -> int | None:
 
 
 def join_url(registration_id: int, session_id: int | None = None) -> str:
-    from eventsys.services.messaging import external_url
     if session_id is None:
-        return external_url("join.join", token=join_token(registration_id))
-    return external_url("join.join_session", token=join_token(registration_id),
+        return messaging.external_url("join.join", token=join_token(registration_id))
+    return messaging.external_url("join.join_session", token=join_token(registration_id),
                         session_id=session_id)
 
 

@@ -37,7 +37,7 @@ from eventsys.models import (
     SessionPerson,
     User,
 )
-from eventsys.services import audit, invitations, jobs, messaging, registration
+from eventsys.services import attendance, audit, invitations, jobs, messaging, registration
 from eventsys.services.errors import ServiceError
 from eventsys.services.validation import has_control_chars
 
@@ -54,27 +54,31 @@ PLACEHOLDERS = {
 AUDIENCE_KINDS = {"registrants": _l("Registrants"), "invitees": _l("Invitees"),
                   "speakers": _l("Speakers and other people in the programme")}
 MAX_SUBJECT, MAX_BODY = 200, 20_000
+# Registrants by attendance (services/attendance.py's rule): at least one session that
+# counts, or none. Chosen together, or neither, they are everyone.
+ATTENDANCE_FILTERS = {"attended": _l("Attended"), "not_attended": _l("Did not attend")}
 
 
 @dataclass
 class Audience:
-    """Who gets a mailing. Registrants by status and mode; invitees by answer and role;
-    speakers: everyone with an email in the event's sessions."""
+    """Who gets a mailing. Registrants by status, mode and attendance; invitees by answer
+    and role; speakers: everyone with an email in the event's sessions."""
 
     kind: str
     statuses: list[str] = field(default_factory=list)  # registrants
     modes: list[str] = field(default_factory=list)  # registrants
     answers: list[str] = field(default_factory=list)  # invitees: open, accepted, declined
     roles: list[str] = field(default_factory=list)  # invitees
+    attendance: list[str] = field(default_factory=list)  # registrants: ATTENDANCE_FILTERS
 
     def as_json(self) -> dict:
         return {"kind": self.kind, "statuses": self.statuses, "modes": self.modes,
-                "answers": self.answers, "roles": self.roles}
+                "answers": self.answers, "roles": self.roles, "attendance": self.attendance}
 
     @classmethod
     def from_json(cls, data: dict) -> Audience:
         return cls(**{k: data.get(k, [] if k != "kind" else "") for k in (
-            "kind", "statuses", "modes", "answers", "roles")})
+            "kind", "statuses", "modes", "answers", "roles", "attendance")})
 
     def known(self) -> bool:
         """Whether every choice is one of the lists (a form can send anything)."""
@@ -82,7 +86,8 @@ class Audience:
             and set(self.statuses) <= set(REGISTRATION_STATUSES) \
             and set(self.modes) <= set(ATTENDANCE_MODES) \
             and set(self.answers) <= {"open", "accepted", "declined"} \
-            and set(self.roles) <= set(invitations.ROLES)
+            and set(self.roles) <= set(invitations.ROLES) \
+            and set(self.attendance) <= set(ATTENDANCE_FILTERS)
 
     def placeholders(self) -> set[str]:
         """The placeholders that mean something for everyone in this audience."""
@@ -216,6 +221,10 @@ def _registrants(event: Event, audience: Audience):
                            Registration.status.in_(statuses))
     if audience.modes:
         query = query.where(Registration.mode.in_(audience.modes))
+    if len(set(audience.attendance)) == 1:
+        attended = [p.registration_id for p in attendance.rates(event) if p.attended]
+        chosen = Registration.id.in_(attended)
+        query = query.where(chosen if audience.attendance == ["attended"] else ~chosen)
     return query.order_by(Registration.id)
 
 
@@ -283,7 +292,8 @@ def _values(event: Event, recipient: Recipient, personal_link: str | None) -> di
         "dates": date_range(event.start_date, event.end_date),
         "place": ", ".join(event.cities),
         "personal_link": personal_link or "",
-        "joining_link": (event.online_url or "") if recipient.mode == "online" else "",
+        "joining_link": attendance.join_url(recipient.id)
+        if recipient.kind == "registration" and recipient.mode == "online" else "",
     }
 
 

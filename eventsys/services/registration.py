@@ -36,7 +36,16 @@ from eventsys.models import (
     User,
     utcnow,
 )
-from eventsys.services import audit, calendar, invitations, locking, messaging, sql, tickets
+from eventsys.services import (
+    attendance,
+    audit,
+    calendar,
+    invitations,
+    locking,
+    messaging,
+    sql,
+    tickets,
+)
 from eventsys.services.errors import Conflict, NotAllowed, NotFound, ServiceError
 from eventsys.services.tokens import new_token, token_hash
 from eventsys.services.validation import has_control_chars
@@ -650,6 +659,8 @@ def _registration_mail(session, stored: dict) -> tuple[dict, list[messaging.Atta
         "event": messaging.mail_event(event), "name": registration.name, "mode": registration.mode,
         "ticket_code": registration.ticket_code, "reason": registration.decision_reason,
         "online_url": event.online_url, "event_url": event_url,
+        "join_url": attendance.join_url(registration.id)
+        if event.online_url and registration.status == "confirmed" else None,
         "url": messaging.external_url("registration.page", token=token) if token else None,
     }
     attachments = []

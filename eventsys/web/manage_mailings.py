@@ -125,7 +125,7 @@ def event_mailing_count():
 
     audience = mailings.Audience(kind=args.get("kind", "")[:20], statuses=values("statuses"),
                                  modes=values("modes"), answers=values("answers"),
-                                 roles=values("roles"))
+                                 roles=values("roles"), attendance=values("attendance"))
     count = mailings.count(g.event, audience)
     response = jsonify(count=count, text=_count_text(count), send=_send_text(count))
     response.headers["Cache-Control"] = "no-store"
@@ -137,8 +137,8 @@ def _audience_text(audience: dict) -> str:
     kind = audience.get("kind", "")
     parts = [str(mailings.AUDIENCE_KINDS.get(kind, kind))]
     labels = {"statuses": STATUS_LABELS, "modes": MODE_CHOICES, "answers": ANSWER_LABELS,
-              "roles": invitations.ROLE_LABELS}
+              "roles": invitations.ROLE_LABELS, "attendance": mailings.ATTENDANCE_FILTERS}
     filters = [", ".join(str(labels[key].get(v, v)) for v in audience.get(key) or [])
-               for key in ("statuses", "modes", "answers", "roles")]
+               for key in ("statuses", "modes", "answers", "roles", "attendance")]
     filters = [f for f in filters if f]
     return parts[0] + (": " + "; ".join(filters) if filters else "")

@@ -21,7 +21,7 @@ from flask_wtf.csrf import generate_csrf
 
 from eventsys.forms import ActionForm
 from eventsys.forms.registration import registration_form
-from eventsys.services import calendar, invitations, registration, tickets
+from eventsys.services import attendance, calendar, invitations, registration, tickets
 from eventsys.services.errors import ServiceError
 from eventsys.web.microcache import registration_forms
 
@@ -93,11 +93,14 @@ def register(slug: str):
 @bp.get("/r/<token>")
 def page(token: str):
     found = registration.registration_by_token(token)
-    qr = None
+    qr = join = None
     if found.status == "confirmed" and found.mode == "in_person":
         qr = tickets.qr_svg_data_uri(found.ticket_code)
+    elif found.status == "confirmed" and found.event.online_url:
+        join = url_for("join.join", token=attendance.join_token(found.id))
     response = render_template(
         "registration/page.html", registration=found, event=found.event, token=token, qr=qr,
+        join_url=join,
         action=ActionForm(), just_registered=request.args.get("new") == "1",
         closes_at=registration.registration_closes_at(found.event),
     )

@@ -128,7 +128,7 @@ def test_the_joining_link_is_allowed_for_confirmed_online_participants(organiser
     db.session.commit()
     response = submit(organiser, NEW, draft(modes=["online"], body="Join: {joining_link}"))
     assert response.status_code == 200
-    assert "Join: https://live.example.org/forum" in page_of(response)
+    assert "Join: http://eventsys.test/join/" in page_of(response)
 
 
 def test_a_header_in_the_subject_is_refused(organiser, forum):

@@ -11,7 +11,7 @@
   var url = form.getAttribute("data-count-url");
   var shown = form.querySelector("[data-recipient-count]");
   var button = form.querySelector("[data-send-button]");
-  var names = ["kind", "statuses", "modes", "answers", "roles"];
+  var names = ["kind", "statuses", "modes", "answers", "roles", "attendance"];
   var latest = 0;
 
   function refresh() {
