@@ -47,6 +47,10 @@ class Event(db.Model):
     # this share of the session; neither set, joining is enough.
     attendance_min_minutes: Mapped[int | None] = mapped_column(Integer)
     attendance_min_percent: Mapped[int | None] = mapped_column(Integer)
+    # What a participant's attendance rate is the share of: the sessions that count (a
+    # workshop's register at every lecture) or the days (a forum's door).
+    attendance_unit: Mapped[str] = mapped_column(String(10), default="session",
+                                                 server_default="session")
 
     venues: Mapped[list[Venue]] = relationship(
         back_populates="event", cascade="all, delete-orphan", order_by="Venue.position"

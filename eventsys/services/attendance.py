@@ -484,21 +484,32 @@ def record_online(event: Event, minutes: dict[tuple[int, int | None], tuple[int,
 
 # Rules ------------------------------------------------------------------------------------
 
+UNITS = ("session", "day")
+UNIT_LABELS = {"session": _l("Sessions that count for attendance"),
+               "day": _l("Days of the event")}
+
+
 @dataclass(frozen=True)
 class Rules:
-    """What counts as attended online; in the room, being checked in always counts (and
-    out again where the session needs a check-out)."""
+    """What counts as attended. In the room, being checked in (and out again where the
+    session needs a check-out); online, having joined, and where the organiser sets a
+    minimum, at least that many minutes or that share of the session by a platform
+    report. ``unit`` says what a rate is the share of: the sessions that count (the
+    workshop), or the event's days (the forum, whose door is its register)."""
 
     min_minutes: int | None = None
     min_percent: int | None = None
+    unit: str = "session"
 
     @classmethod
     def of(cls, event: Event) -> Rules:
-        return cls(event.attendance_min_minutes, event.attendance_min_percent)
+        return cls(event.attendance_min_minutes, event.attendance_min_percent,
+                   event.attendance_unit or "session")
 
     def needed_minutes(self, session: AgendaSession | None) -> int:
         """Minutes online that count for ``session`` (0: having joined is enough). With both
-        set, either suffices, so the smaller."""
+        set, either suffices, so the smaller. The whole event on a day has no length to
+        take a share of: the minutes alone apply."""
         options = []
         if self.min_minutes:
             options.append(self.min_minutes)
@@ -509,33 +520,42 @@ class Rules:
 
     def describe(self) -> str:
         if self.min_minutes and self.min_percent:
-            return _("In the room: checked in. Online: at least %(m)d minutes or %(p)d%% of "
-                     "the session.", m=self.min_minutes, p=self.min_percent)
-        if self.min_minutes:
-            return _("In the room: checked in. Online: at least %(m)d minutes.",
-                     m=self.min_minutes)
-        if self.min_percent:
-            return _("In the room: checked in. Online: at least %(p)d%% of the session.",
-                     p=self.min_percent)
-        return _("In the room: checked in. Online: joined.")
+            online = _("online, at least %(m)d minutes or %(p)d%% of the session",
+                       m=self.min_minutes, p=self.min_percent)
+        elif self.min_minutes:
+            online = _("online, at least %(m)d minutes", m=self.min_minutes)
+        elif self.min_percent:
+            online = _("online, at least %(p)d%% of the session", p=self.min_percent)
+        else:
+            online = _("online, having joined")
+        if self.unit == "day":
+            return _("Attended: checked in at the door or in a session, or %(online)s. "
+                     "The rate is the share of the event's days attended.", online=online)
+        return _("Attended: checked in (and out, where the session needs it), or "
+                 "%(online)s. The rate is the share of the sessions that count for "
+                 "attendance.", online=online)
 
 
 def update_rules(event: Event, min_minutes: int | None, min_percent: int | None, *,
-                 actor: User | None) -> None:
+                 actor: User | None, unit: str | None = None) -> None:
     if min_minutes is not None and not 1 <= min_minutes <= 24 * 60:
         raise ServiceError(_("Minutes online must be between 1 and 1440."))
     if min_percent is not None and not 1 <= min_percent <= 100:
         raise ServiceError(_("The share of the session must be between 1 and 100 %."))
+    if unit is not None and unit not in UNITS:
+        raise ServiceError(_("Choose sessions or days."))
     event.attendance_min_minutes = min_minutes
     event.attendance_min_percent = min_percent
+    if unit is not None:
+        event.attendance_unit = unit
     audit.record("attendance.rules", actor=actor, event_id=event.id,
-                 min_minutes=min_minutes, min_percent=min_percent)
+                 min_minutes=min_minutes, min_percent=min_percent, unit=unit)
     db.session.commit()
 
 
 def counts(rules: Rules, session: AgendaSession | None, *, mode: str,
            left_at: datetime | None, minutes: int | None) -> bool:
-    """Whether one presence counts as attending ``session`` (None: the event)."""
+    """Whether one presence counts as attending ``session`` (None: the event that day)."""
     if mode == "in_person":
         return not (session is not None and session.needs_checkout and left_at is None)
     needed = rules.needed_minutes(session)
@@ -549,11 +569,12 @@ class ParticipantRate:
     organisation: str | None
     country: str | None
     mode: str
-    attended: int  # sessions that count, attended by the rule
-    total: int  # sessions that count
+    attended: int  # sessions (or days) that count, attended by the rule
+    total: int  # sessions (or days) that count
     in_person: int = 0  # of those attended, in the room
     online: int = 0  # ... online (and not in the room)
     sessions: set[int] = field(default_factory=set)  # ids of the sessions attended
+    days: set[date] = field(default_factory=set)  # the days attended (unit "day")
 
     @property
     def rate(self) -> float:
@@ -564,35 +585,51 @@ class ParticipantRate:
         return math.floor(self.rate * 100 + 1e-9)
 
 
+def event_days(event: Event) -> list[date]:
+    return [event.start_date + timedelta(days=n)
+            for n in range((event.end_date - event.start_date).days + 1)]
+
+
 def rates(event: Event, registration_ids: list[int] | None = None) -> list[ParticipantRate]:
     """Each confirmed participant's attendance by the event's rule, in name order: three
-    queries whatever the numbers. An event with no session that counts is one "session":
-    having been there (checked in on any day, or online by the rule)."""
+    queries whatever the numbers. By sessions, an event with no session that counts has
+    one "session": having been there at all."""
     rules = Rules.of(event)
     sessions = {s.id: s for s in counting_sessions(event)}
+    by_day = rules.unit == "day"
+    days = event_days(event)
+    total = len(days) if by_day else (len(sessions) or 1)
     r = Registration.__table__.c
     query = select(r.id, r.name, r.organisation_name, r.country, r.mode).where(
         r.event_id == event.id, r.status == "confirmed")
     if registration_ids is not None:
         query = query.where(r.id.in_(registration_ids))
     people = {row.id: ParticipantRate(row.id, row.name, row.organisation_name, row.country,
-                                      row.mode, 0, len(sessions) or 1)
+                                      row.mode, 0, total)
               for row in db.session.execute(query.order_by(func.lower(r.name), r.id))}
     a = Attendance.__table__.c
-    presence = select(a.registration_id, a.session_id, a.mode, a.left_at, a.minutes).where(
-        a.event_id == event.id)
+    presence = select(a.registration_id, a.session_id, a.day, a.mode, a.left_at,
+                      a.minutes).where(a.event_id == event.id)
     if registration_ids is not None:
         presence = presence.where(a.registration_id.in_(registration_ids))
-    seen: dict[int, dict[int | None, str]] = defaultdict(dict)
+    seen: dict[int, dict[object, str]] = defaultdict(dict)
     for row in db.session.execute(presence):
         if row.registration_id not in people:
             continue
-        if sessions and row.session_id not in sessions:
-            continue
-        session = sessions.get(row.session_id) if sessions else None
+        if by_day:
+            if row.day not in days:
+                continue
+            session = sessions.get(row.session_id)
+            key: object = row.day
+        elif sessions:
+            session = sessions.get(row.session_id)
+            if session is None:
+                continue
+            key = row.session_id
+        else:
+            session, key = None, None
         if not counts(rules, session, mode=row.mode, left_at=row.left_at, minutes=row.minutes):
             continue
-        key = row.session_id if sessions else None
         if seen[row.registration_id].get(key) != "in_person":
             seen[row.registration_id][key] = row.mode
     for rid, places in seen.items():
@@ -600,7 +637,10 @@ def rates(event: Event, registration_ids: list[int] | None = None) -> list[Parti
         person.attended = len(places)
         person.in_person = sum(1 for m in places.values() if m == "in_person")
         person.online = person.attended - person.in_person
-        person.sessions = {sid for sid in places if sid is not None}
+        if by_day:
+            person.days = set(places)  # type: ignore[arg-type]
+        else:
+            person.sessions = {sid for sid in places if sid is not None}  # type: ignore[misc]
     return list(people.values())
 
 

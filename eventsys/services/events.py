@@ -164,6 +164,8 @@ def create_event(data: EventData, *, creator: User | None) -> Event:
     _validate(data, None)
     event = Event()
     _apply(event, data)
+    # A forum's attendance is who came on the day; a workshop's, session by session.
+    event.attendance_unit = "day" if event.kind == "forum" else "session"
     db.session.add(event)
     db.session.flush()
     registration.ensure_capacity_rows(event.id, event.modes)

@@ -111,6 +111,9 @@ def upgrade():
     with op.batch_alter_table('event', schema=None) as batch_op:
         batch_op.add_column(sa.Column('attendance_min_minutes', sa.Integer(), nullable=True))
         batch_op.add_column(sa.Column('attendance_min_percent', sa.Integer(), nullable=True))
+        batch_op.add_column(sa.Column('attendance_unit', sa.String(length=10), server_default='session', nullable=False))
+    # A forum's attendance is its door: who came on the day.
+    op.execute("UPDATE event SET attendance_unit = 'day' WHERE kind = 'forum'")
 
 
 
@@ -118,6 +121,7 @@ def upgrade():
 def downgrade():
 
     with op.batch_alter_table('event', schema=None) as batch_op:
+        batch_op.drop_column('attendance_unit')
         batch_op.drop_column('attendance_min_percent')
         batch_op.drop_column('attendance_min_minutes')
 

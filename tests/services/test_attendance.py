@@ -43,6 +43,11 @@ def session_at(event, hour: int, minutes: int = 60, day: int = 0, **kw):
         start + timedelta(minutes=minutes), **kw), actor=None)
 
 
+def on_the_day(event, hour: int = 1) -> datetime:
+    return datetime.combine(event.start_date, datetime.min.time()).replace(hour=hour,
+                                                                           tzinfo=UTC)
+
+
 @pytest.fixture
 def forum(make_event):
     event = make_event("forum")
@@ -329,7 +334,7 @@ def test_mailing_joining_link_is_personal(forum):
 
 def test_mailing_to_those_who_attended_or_not(forum, staff):
     ana, ben, cao = (person(forum, n) for n in (1, 2, 3))
-    attendance.check_in(forum, ana.ticket_code, session=None, staff=staff)
+    attendance.check_in(forum, ana.ticket_code, session=None, staff=staff, now=on_the_day(forum))
     came = mailings.Audience("registrants", ["confirmed"], attendance=["attended"])
     missed = mailings.Audience("registrants", ["confirmed"], attendance=["not_attended"])
     both = mailings.Audience("registrants", ["confirmed"],
@@ -395,6 +400,7 @@ def test_rules_in_the_room_online_and_check_out(make_event, staff):
         with pytest.raises(ServiceError):
             attendance.update_rules(event, *bad, actor=None)
     assert "60 minutes" in attendance.Rules.of(event).describe()
+    assert "sessions" in attendance.Rules.of(event).describe()
 
 
 def test_in_the_room_beats_online_for_the_same_session(forum, staff):
@@ -410,19 +416,48 @@ def test_in_the_room_beats_online_for_the_same_session(forum, staff):
 def test_an_event_without_counting_sessions_is_one_presence(forum, staff):
     ana, ben = person(forum, 1), person(forum, 2)
     session_at(forum, 12, kind="break", counts_for_attendance=False)
-    attendance.check_in(forum, ana.ticket_code, session=None, staff=staff)
+    attendance.check_in(forum, ana.ticket_code, session=None, staff=staff,
+                        now=on_the_day(forum))
+    ben_early = attendance.check_in(forum, ben.ticket_code, session=None, staff=staff)
+    assert ben_early.outcome == "checked_in"  # a month early: shown, but not a day of it
     assert {p.registration_id: p.percent for p in attendance.rates(forum)} == {
         ana.id: 100, ben.id: 0}
 
 
-def test_rates_take_three_queries_whatever_the_numbers(forum, staff, count_queries):
-    lectures = [session_at(forum, h) for h in (8, 10, 12, 14)]
-    people = [person(forum, n) for n in range(1, 31)]
+def test_rates_take_three_queries_whatever_the_numbers(make_event, staff, count_queries):
+    workshop = make_event("workshop", kind="workshop")
+    reg.set_capacities(workshop, {"in_person": None}, actor=None)
+    lectures = [session_at(workshop, h) for h in (8, 10, 12, 14)]
+    people = [person(workshop, n) for n in range(1, 31)]
     for lecture in lectures:
-        attendance.mark(forum, lecture, [p.id for p in people[::2]], present=True,
+        attendance.mark(workshop, lecture, [p.id for p in people[::2]], present=True,
                         staff=staff)
-    db.session.refresh(forum)
+    db.session.refresh(workshop)
     count_queries["n"] = 0
-    result = attendance.rates(forum)
+    result = attendance.rates(workshop)
     assert count_queries["n"] == 3, count_queries["statements"]
     assert sum(p.attended for p in result) == 4 * 15
+
+
+def test_a_forum_counts_days_a_workshop_sessions(make_event, forum, staff):
+    """The forum's door is its register: checked in on the day is 100 %, whichever
+    sessions they sat in; by sessions the same presence is none of them."""
+    assert (forum.attendance_unit, make_event("ws", kind="workshop").attendance_unit) == (
+        "day", "session")
+    ana, ben, cao = person(forum, 1), person(forum, 2, mode="online"), person(forum, 3)
+    keynote = session_at(forum, 9)
+    session_at(forum, 11)
+    attendance.check_in(forum, ana.ticket_code, session=None, staff=staff,
+                        now=keynote.starts_at)
+    attendance.record_online(forum, {(ben.id, keynote.id): (10, keynote.starts_at)})
+    db.session.commit()
+    table = {p.registration_id: (p.attended, p.total) for p in attendance.rates(forum)}
+    assert table == {ana.id: (1, 1), ben.id: (1, 1), cao.id: (0, 1)}
+    assert "days" in attendance.Rules.of(forum).describe()
+    attendance.update_rules(forum, 30, None, actor=None)  # ben's 10 minutes are too few
+    assert attendance.rate_of(forum, ben.id).attended == 0
+    attendance.update_rules(forum, None, None, actor=None, unit="session")
+    table = {p.registration_id: (p.attended, p.total) for p in attendance.rates(forum)}
+    assert table == {ana.id: (0, 2), ben.id: (1, 2), cao.id: (0, 2)}
+    with pytest.raises(ServiceError):
+        attendance.update_rules(forum, None, None, actor=None, unit="week")
