@@ -7,13 +7,15 @@ made, so seeding twice changes nothing. Upcoming editions are dated from ``today
 from __future__ import annotations
 
 import secrets
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlalchemy import select
 
 from eventsys.extensions import db
 from eventsys.models import (
     AgendaSession,
+    Attendance,
+    AttendanceNote,
     Event,
     EventRole,
     ModeCapacity,
@@ -23,7 +25,7 @@ from eventsys.models import (
     RegistrationQuestion,
     User,
 )
-from eventsys.services import accounts, agenda, events, questions, tickets
+from eventsys.services import accounts, agenda, attendance, events, questions, tickets
 from eventsys.services.demo_data import (
     AUDIENCE_NAMES,
     FORUM_DESCRIPTION,
@@ -177,6 +179,7 @@ def seed_demo(today: date) -> list[str]:
     report.append(_past_registrations(by_slug, orgs))
     db.session.commit()
     report.append(_agendas(by_slug, orgs))
+    report.append(_attendance(by_slug, staff["checkin@example.org"][0]))
     report.append(f"accounts: {', '.join(staff)} (password {DEMO_PASSWORD!r}); "
                   f"{len(WORKSHOP_PARTICIPANTS)} participants participantNN@example.org")
     return report
@@ -317,3 +320,65 @@ def _agendas(by_slug: dict[str, Event], orgs: dict[str, Organisation]) -> str:
         agenda.publish(event, actor=None, confirm_warnings=True)
         made.append(f"{slug} ({len(items)} sessions)")
     return f"agendas published: {', '.join(made) or 'none new'}"
+
+
+# The 2019 workshop's register: most were at everything; a few were not, so the rates
+# (and issue 7's certificates of completion) have someone on each side of the line.
+WORKSHOP_ABSENCES = {
+    # participant number: (days missed, or sessions missed by their place in the programme)
+    3: ("sessions", (3, 5)),  # skipped two field trips
+    7: ("days", (7, 8, 9)),  # no visa for Nanning in time: excused
+    15: ("sessions", (6,)),
+    21: ("sessions", (2, 4, 10)),
+}
+FORUM_2021_ABSENT = 3  # of the 60 with a seat, this many did not come
+
+
+def _attendance(by_slug: dict[str, Event], checkin: User) -> str:
+    """The past events as they were taken: the workshop's sheets (and the door staff's
+    scans on field trips), the forum's door on the day and its platform's minutes online.
+    Nothing is added to an event that has attendance already."""
+    made = []
+    workshop = by_slug["br-science-park-workshop-2019"]
+    if db.session.scalar(select(Attendance.id).where(
+            Attendance.event_id == workshop.id).limit(1)) is None:
+        sessions = attendance.counting_sessions(workshop)
+        registrations = list(db.session.scalars(select(Registration).where(
+            Registration.event_id == workshop.id).order_by(Registration.email)))
+        for position, session in enumerate(sessions):
+            day = (attendance.local_day(workshop, session.starts_at)
+                   - workshop.start_date).days
+            present = []
+            for registration in registrations:
+                number = int(registration.email[len("participant"):][:2])
+                how, which = WORKSHOP_ABSENCES.get(number, ("", ()))
+                missed = position in which if how == "sessions" else day in which
+                if not missed:
+                    present.append(registration.id)
+                elif how == "days":
+                    db.session.add(AttendanceNote(
+                        event_id=workshop.id, registration_id=registration.id,
+                        session_id=session.id, note="excused (visa for Nanning)"))
+            attendance.mark(workshop, session, present, present=True, staff=checkin,
+                            now=session.starts_at)
+        made.append(f"{workshop.slug} ({len(sessions)} sessions)")
+
+    forum = by_slug["cisip-forum-2021"]
+    if db.session.scalar(select(Attendance.id).where(
+            Attendance.event_id == forum.id).limit(1)) is None:
+        doors = datetime.combine(forum.start_date, datetime.min.time()).replace(
+            hour=0, minute=20, tzinfo=UTC)  # 08:20 in Beijing
+        registrations = list(db.session.scalars(select(Registration).where(
+            Registration.event_id == forum.id).order_by(Registration.id)))
+        in_room = [r for r in registrations if r.mode == "in_person"]
+        for n, registration in enumerate(in_room[FORUM_2021_ABSENT:]):
+            attendance.check_in(forum, registration.ticket_code, session=None,
+                                staff=checkin, now=doors + timedelta(seconds=37 * n))
+        online = {(r.id, None): (5 + (n * 37) % 200, doors + timedelta(minutes=40 + n % 30))
+                  for n, r in enumerate(r for r in registrations if r.mode == "online")}
+        attendance.record_online(forum, online)
+        forum.attendance_min_minutes = 30
+        db.session.commit()
+        made.append(f"{forum.slug} ({len(in_room) - FORUM_2021_ABSENT} in the room, "
+                    f"{len(online)} online)")
+    return f"attendance taken: {', '.join(made) or 'none new'}"

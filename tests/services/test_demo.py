@@ -55,3 +55,20 @@ def test_seed_demo_builds_the_real_events_and_is_idempotent(app):
     assert admin.is_admin
     organiser = accounts.find_user("organiser@example.org")
     assert all(accounts.can_manage(organiser, e) for e in events.values())
+
+
+def test_seed_demo_takes_the_past_events_attendance(app):
+    """The 2019 workshop's sheets leave someone on each side of a completion line; the 2021
+    forum's door and platform give its real numbers."""
+    from eventsys.services import attendance
+
+    demo.seed_demo(date.today())
+    events = {e.slug: e for e in db.session.scalars(select(Event))}
+    workshop = {p.name: p for p in attendance.rates(events["br-science-park-workshop-2019"])}
+    assert len(workshop) == 26 and workshop["Ayesha Siddiqui"].percent == 100
+    assert workshop["Kovács Eszter"].attended == 8 and workshop["Kovács Eszter"].total == 12
+    assert sorted(p.percent for p in workshop.values())[:4] == [66, 75, 83, 91]
+    forum = attendance.rates(events["cisip-forum-2021"])
+    assert sum(1 for p in forum if p.attended and p.mode == "in_person") == 57
+    online = [p for p in forum if p.mode == "online"]
+    assert len(online) == 379 and 300 < sum(1 for p in online if p.attended) < 379
