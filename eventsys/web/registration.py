@@ -21,7 +21,7 @@ from flask_wtf.csrf import generate_csrf
 
 from eventsys.forms import ActionForm
 from eventsys.forms.registration import registration_form
-from eventsys.services import attendance, calendar, invitations, registration, tickets
+from eventsys.services import attendance, calendar, events, invitations, registration, tickets
 from eventsys.services.errors import ServiceError
 from eventsys.web.microcache import registration_forms
 
@@ -100,11 +100,19 @@ def page(token: str):
         join = url_for("join.join", token=attendance.join_token(found.id))
     response = render_template(
         "registration/page.html", registration=found, event=found.event, token=token, qr=qr,
-        join_url=join,
+        join_url=join, rate=_rate(found),
         action=ActionForm(), just_registered=request.args.get("new") == "1",
         closes_at=registration.registration_closes_at(found.event),
     )
     return no_store(Response(response))
+
+
+def _rate(found):
+    """Their attendance so far, once the event has begun."""
+    if found.status != "confirmed" or events.today_in(found.event.timezone) \
+            < found.event.start_date:
+        return None
+    return attendance.rate_of(found.event, found.id)
 
 
 @bp.route("/r/<token>/cancel", methods=["GET", "POST"])

@@ -461,3 +461,15 @@ def test_a_forum_counts_days_a_workshop_sessions(make_event, forum, staff):
     assert table == {ana.id: (0, 2), ben.id: (1, 2), cao.id: (0, 2)}
     with pytest.raises(ServiceError):
         attendance.update_rules(forum, None, None, actor=None, unit="week")
+
+
+def test_the_registration_page_shows_attendance_once_the_event_has_begun(make_event, client,
+                                                                         staff):
+    workshop = make_event("now", kind="workshop", days_ahead=0, days=2)
+    reg.set_capacities(workshop, {"in_person": None}, actor=None)
+    ana = person(workshop, 1)
+    lectures = [session_at(workshop, h) for h in (9, 11, 14)]
+    attendance.mark(workshop, lectures[0], [ana.id], present=True, staff=staff)
+    link = last_text("p1@example.org").split("/r/")[1].split()[0]
+    page = client.get(f"/r/{link}").get_data(as_text=True)
+    assert "Your attendance" in page and "1 of 3 (33%)" in page
