@@ -57,7 +57,7 @@ def _authorise():
 def _forget_cached_forms(response):
     """An organiser's change shows on this process's public form at once (other processes'
     copies are at most a second old)."""
-    if request.method == "POST":
+    if request.method == "POST" and request.endpoint not in CHECKIN_ENDPOINTS:
         registration_forms().clear()
     return response
 
