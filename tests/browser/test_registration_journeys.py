@@ -383,7 +383,10 @@ def test_forum_online_shows_joining_link(page):
     expect(page.get_by_role("heading", name="Joining online")).to_be_visible()
     join = page.get_by_role("button", name="Join the event")
     expect(join).to_be_visible()
-    expect(join).to_have_attribute("href", ONLINE_URL)
+    # The tracked link: it counts them as joined and sends them on to the stream.
+    expect(join).to_have_attribute("href", re.compile(r"^/join/[A-Za-z0-9_-]{22,}$"))
+    followed = page.request.get(join.get_attribute("href"), max_redirects=0)
+    assert followed.status == 303 and followed.headers["location"] == ONLINE_URL
     # Online participants have no ticket to show at an entrance.
     expect(page.locator("article.ticket img")).to_have_count(0)
     expect(page.locator(".ticket-code")).to_have_count(0)
