@@ -115,6 +115,10 @@ class SessionForm(Form):
     counts_for_attendance = BooleanField(
         _l("Counts for attendance"), default=True,
         description=_l("Checked-in participants get credit for it (certificates)."))
+    needs_checkout = BooleanField(
+        _l("Needs check-out"),
+        description=_l("In the room, attended means checked in and checked out again "
+                       "(a field trip, an exam)."))
     people = RowList(FormField(SessionPersonForm), min_entries=0, max_entries=MAX_ROWS)
 
     def __init__(self, event: Event, people: list[Person], *args, **kwargs):
@@ -145,6 +149,7 @@ class SessionForm(Form):
             "room": session.room, "mode": session.mode, "stream_url": session.stream_url,
             "track": session.track, "description": session.description,
             "counts_for_attendance": session.counts_for_attendance,
+            "needs_checkout": session.needs_checkout,
             "people": [{"person": str(sp.person_id), "role": sp.role}
                        for sp in session.people],
         })
@@ -178,6 +183,7 @@ class SessionForm(Form):
             mode=self.mode.data, stream_url=self.stream_url.data or None,
             track=self.track.data, description=self.description.data,
             counts_for_attendance=self.counts_for_attendance.data,
+            needs_checkout=self.needs_checkout.data,
             people=[(row.form.person.id_value, row.form.role.data) for row in self.people
                     if row.form.person.data],
         )

@@ -95,9 +95,11 @@ class AttendanceReport(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     event_id: Mapped[int] = mapped_column(ForeignKey("event.id", ondelete="CASCADE"),
                                           index=True)
-    # The session the meeting was; None: split among the sessions by the rows' times.
+    # The session the meeting was; None: split among the sessions by the rows' times. A
+    # report goes with its session (as the presences it gave do), rather than silently
+    # becoming a split-by-times report.
     session_id: Mapped[int | None] = mapped_column(
-        ForeignKey("agenda_session.id", ondelete="SET NULL"))
+        ForeignKey("agenda_session.id", ondelete="CASCADE"))
     filename: Mapped[str] = mapped_column(String(200))
     platform: Mapped[str | None] = mapped_column(String(40))  # as recognised from headers
     timezone: Mapped[str] = mapped_column(String(64))  # of the times in the file

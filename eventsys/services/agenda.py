@@ -183,6 +183,7 @@ class SessionData:
     description: str | None = None
     counts_for_attendance: bool = True
     people: list[tuple[int, str]] = field(default_factory=list)  # (person id, role)
+    needs_checkout: bool = False  # in the room, attended means checked in and out
 
 
 def _session_values(event: Event, data: SessionData) -> dict:
@@ -210,6 +211,7 @@ def _session_values(event: Event, data: SessionData) -> dict:
         "stream_url": url, "track": clean_text(data.track, 120),
         "description": clean_text(data.description, 10000, multiline=True),
         "counts_for_attendance": bool(data.counts_for_attendance),
+        "needs_checkout": bool(data.needs_checkout),
     }
 
 
@@ -299,7 +301,7 @@ def duplicate_session(event: Event, session_id: int, *, actor: User | None) -> A
         title=_copy_title(original.title),
         **{key: getattr(original, key) for key in (
             "kind", "starts_at", "ends_at", "venue_id", "room", "mode", "stream_url", "track",
-            "description", "counts_for_attendance")},
+            "description", "counts_for_attendance", "needs_checkout")},
         position=0)
     db.session.add(copy)
     copy.people = [SessionPerson(person_id=p.person_id, role=p.role, position=p.position)

@@ -172,6 +172,9 @@ def _scan_time(scanned_at: datetime | None, now: datetime) -> datetime:
 
 def count_present(event: Event, session: AgendaSession | None, day: date | None = None,
                   mode: str = "in_person") -> int:
+    """Present at a session, or (``session`` None) at the event on ``day``."""
+    if session is None and day is None:
+        raise TypeError("count_present: the whole event needs a day")
     table = Attendance.__table__.c
     query = select(func.count()).select_from(Attendance.__table__).where(
         table.event_id == event.id, _place(session), table.mode == mode)
@@ -296,10 +299,12 @@ def _confirmed_ids(event: Event, registration_ids: list[int]) -> list[int]:
 
 
 def mark(event: Event, session: AgendaSession, registration_ids: list[int], *,
-         present: bool, staff: User | None, now: datetime | None = None) -> int:
+         present: bool, staff: User | None, now: datetime | None = None,
+         commit: bool = True) -> int:
     """Tick (or untick) people on a session's sheet, in the room. Ticking someone already
     there changes nothing (their first time stays); unticking removes the in-room presence.
-    How many changed."""
+    How many changed. ``commit=False`` leaves the transaction to the caller, so a sheet's
+    ticks, check-outs and notes are saved together or not at all."""
     now = now or utcnow()
     ids = _confirmed_ids(event, registration_ids)
     if not ids:
@@ -320,12 +325,13 @@ def mark(event: Event, session: AgendaSession, registration_ids: list[int], *,
             table.registration_id.in_(ids))).rowcount
     audit.record("attendance.mark", actor=staff, event_id=event.id,
                  session=session.id, present=present, changed=changed)
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return changed
 
 
 def mark_out(event: Event, session: AgendaSession, registration_ids: list[int], *,
-             staff: User | None, now: datetime | None = None) -> int:
+             staff: User | None, now: datetime | None = None, commit: bool = True) -> int:
     """Check out from a sheet those checked in and not yet out."""
     now = now or utcnow()
     ids = _confirmed_ids(event, registration_ids)
@@ -333,12 +339,15 @@ def mark_out(event: Event, session: AgendaSession, registration_ids: list[int], 
     changed = db.session.execute(update(Attendance.__table__).where(
         table.session_id == session.id, table.mode == "in_person", table.left_at.is_(None),
         table.registration_id.in_(ids)).values(left_at=now)).rowcount if ids else 0
-    db.session.commit()
+    audit.record("attendance.check_out", actor=staff, event_id=event.id,
+                 session=session.id, changed=changed)
+    if commit:
+        db.session.commit()
     return changed
 
 
 def set_note(event: Event, session: AgendaSession, registration_id: int, note: str, *,
-             staff: User | None) -> None:
+             staff: User | None, commit: bool = True) -> None:
     """An organiser's note on one participant at one session; empty removes it."""
     _confirmed_ids(event, [registration_id])
     text = clean_text(note, NOTE_LIMIT) or ""
@@ -353,7 +362,8 @@ def set_note(event: Event, session: AgendaSession, registration_id: int, note: s
                                       session_id=session.id, note=text))
     else:
         existing.note = text
-    db.session.commit()
+    if commit:
+        db.session.commit()
 
 
 # Joining online ---------------------------------------------------------------------------
@@ -448,26 +458,29 @@ def join(token: str, session_id: int | None = None, *, now: datetime | None = No
     return Joined(url, event, session)
 
 
-def record_online(event: Event, minutes: dict[tuple[int, int | None], tuple[int, datetime]],
-                  *, day_of: dict[int | None, date] | None = None) -> int:
-    """Store the minutes a platform report gives, per (registration id, session id or None)
-    with the time they first joined: a new presence for those not yet seen online, and
-    for those seen, the larger of the minutes known and these (two reports of one meeting
-    are not added up; importing a report twice changes nothing). How many rows changed."""
+def record_online(event: Event,
+                  minutes: dict[tuple[int, int | date | None], tuple[int, datetime]]) -> int:
+    """Store the minutes a platform report gives, per (registration id, place) with the
+    time they first joined; the place is a session id, or the whole event on a day (a
+    date; None: the day they first joined). A new presence for those not yet seen online
+    there, and for those seen, the larger of the minutes known and these (two reports of
+    one meeting are not added up; importing a report twice changes nothing). Does not
+    commit: the caller's transaction holds the report's state too. How many rows changed."""
     if not minutes:
         return 0
     table = Attendance.__table__.c
     now = utcnow()
     sessions = {s.id: s for s in db.session.scalars(select(AgendaSession).where(
         AgendaSession.event_id == event.id,
-        AgendaSession.id.in_({sid for _, sid in minutes if sid is not None})))}
+        AgendaSession.id.in_({p for _, p in minutes if isinstance(p, int)})))}
     connection = db.session.connection()
     rows = []
-    for (rid, sid), (mins, first) in minutes.items():
+    for (rid, place), (mins, first) in minutes.items():
+        sid = place if isinstance(place, int) else None
         if sid is not None and sid not in sessions:
             raise NotFound(_("This session is not in the event's programme."))
         day = local_day(event, sessions[sid].starts_at) if sid is not None \
-            else (day_of or {}).get(sid) or local_day(event, first)
+            else place or local_day(event, first)
         rows.append({"event_id": event.id, "registration_id": rid, "session_id": sid,
                      "day": day, "mode": "online", "source": "report", "arrived_at": first,
                      "minutes": mins, "joins": 1, "by_user_id": None, "scan_id": None,

@@ -53,6 +53,12 @@ def _authorise():
     return None
 
 
+@bp.app_template_global("can_manage_event")
+def can_manage_event(event) -> bool:
+    """For links: check-in staff see only the pages open to them."""
+    return accounts.can_manage(current_user, event)
+
+
 @bp.after_request
 def _forget_cached_forms(response):
     """An organiser's change shows on this process's public form at once (other processes'

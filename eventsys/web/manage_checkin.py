@@ -62,8 +62,14 @@ def event_checkin():
     return render_template(
         "manage/checkin.html", event=event, sessions=sessions, chosen=chosen, action=action,
         actions=ACTION_LABELS, count_label=_count_label(count), page=page,
-        whole_event=WHOLE_EVENT, today=_day_label(event, now),
+        whole_event=WHOLE_EVENT, today=_day_label(event, now), sheet_day=_sheet_day(event, now),
         can_manage=accounts.can_manage(current_user, event))
+
+
+def _sheet_day(event, now):
+    """Today, when it is a day of the event: staff reach the day's sheet from here."""
+    day = attendance.local_day(event, now)
+    return day if event.start_date <= day <= event.end_date else None
 
 
 @bp.post("/events/<slug:slug>/checkin/scan")

@@ -32,7 +32,7 @@ def upgrade():
     sa.Column('applied_at', sa.DateTime(timezone=True), nullable=True),
     sa.ForeignKeyConstraint(['created_by_id'], ['user_account.id'], name=op.f('fk_attendance_report_created_by_id_user_account'), ondelete='SET NULL'),
     sa.ForeignKeyConstraint(['event_id'], ['event.id'], name=op.f('fk_attendance_report_event_id_event'), ondelete='CASCADE'),
-    sa.ForeignKeyConstraint(['session_id'], ['agenda_session.id'], name=op.f('fk_attendance_report_session_id_agenda_session'), ondelete='SET NULL'),
+    sa.ForeignKeyConstraint(['session_id'], ['agenda_session.id'], name=op.f('fk_attendance_report_session_id_agenda_session'), ondelete='CASCADE'),
     sa.PrimaryKeyConstraint('id', name=op.f('pk_attendance_report'))
     )
     with op.batch_alter_table('attendance_report', schema=None) as batch_op:
