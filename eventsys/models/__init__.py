@@ -22,6 +22,14 @@ from eventsys.models.attendance import (
 )
 from eventsys.models.audit import AuditLog
 from eventsys.models.base import UTCDateTime, utcnow
+from eventsys.models.certificate import (
+    CERTIFICATE_KINDS,
+    CERTIFICATE_STATUSES,
+    PAGE_SIZES,
+    Certificate,
+    CertificateOverride,
+    CertificateTemplate,
+)
 from eventsys.models.event import (
     EVENT_KINDS,
     EVENT_MODES,
@@ -54,6 +62,8 @@ __all__ = [
     "APPROVAL_MODES",
     "ATTENDANCE_MODES",
     "ATTENDANCE_SOURCES",
+    "CERTIFICATE_KINDS",
+    "CERTIFICATE_STATUSES",
     "EVENT_KINDS",
     "EVENT_MODES",
     "EVENT_ROLES",
@@ -64,6 +74,7 @@ __all__ = [
     "JOB_STATUSES",
     "KINDS_WITH_SPEAKERS",
     "OUTBOX_STATUSES",
+    "PAGE_SIZES",
     "QUESTION_KINDS",
     "REGISTRATION_STATUSES",
     "REPORT_STATUSES",
@@ -78,6 +89,9 @@ __all__ = [
     "AttendanceReport",
     "AttendanceReportRow",
     "AuditLog",
+    "Certificate",
+    "CertificateOverride",
+    "CertificateTemplate",
     "Event",
     "EventHost",
     "EventRole",

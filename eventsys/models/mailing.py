@@ -11,7 +11,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from eventsys.extensions import db
 from eventsys.models.base import UTCDateTime, utcnow
 
-JOB_KINDS = ("invitations", "reminders", "mailing")
+JOB_KINDS = ("invitations", "reminders", "mailing", "certificates")
 # preview: an import waiting for the organiser's confirmation (nothing imported yet);
 # queued/running: a worker turns it into outbox messages, in chunks, resumably.
 JOB_STATUSES = ("preview", "queued", "running", "done", "cancelled", "discarded")
