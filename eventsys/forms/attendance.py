@@ -12,7 +12,7 @@ from collections.abc import Iterable
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 from wtforms import IntegerField, SelectField
-from wtforms.validators import NumberRange, Optional
+from wtforms.validators import NumberRange, Optional, StopValidation
 
 from eventsys.forms import Form, fields
 from eventsys.models import Event
@@ -40,6 +40,12 @@ class WholeNumberField(IntegerField):
         if not (text.isascii() and text.isdigit() and len(text) <= 6):
             raise ValueError(self.message or _l("Enter a whole number."))
         self.data = int(text)
+
+    def pre_validate(self, form) -> None:
+        # What could not be read is said once: the range validators would add a second
+        # message about a value that is not there.
+        if self.process_errors:
+            raise StopValidation()
 
 
 class RulesForm(Form):
@@ -108,6 +114,14 @@ def _pairs(values: Iterable[str]) -> set[tuple[int, int]]:
     return found
 
 
+def _shown(formdata: MultiDict) -> set[int] | None:
+    """``shown``: the rows a name search left on the page (sheets' script sends it only
+    while a search is active; empty when it matches nobody)."""
+    if "shown" not in formdata:
+        return None
+    return _ids(formdata.getlist("shown"))
+
+
 class SessionSheetForm(Form):
     """A session's sheet. Besides the CSRF token it sends ``listed`` (the people on the
     page), ``was`` (those shown in the room), ``present`` (ticked now), ``out`` (to check
@@ -131,7 +145,8 @@ class SessionSheetForm(Form):
                 notes[rid] = text
         return SheetChanges(listed=listed, present=ticked - was, absent=was - ticked,
                             out=_ids(formdata.getlist("out")), notes=notes,
-                            all_present=action == "all_present", all_out=action == "all_out")
+                            all_present=action == "all_present", all_out=action == "all_out",
+                            shown=_shown(formdata))
 
 
 class DaySheetForm(Form):
@@ -142,7 +157,8 @@ class DaySheetForm(Form):
         listed = _ids(formdata.getlist("listed"))
         was = _pairs(formdata.getlist("was"))
         ticked = _pairs(formdata.getlist("present"))
-        changes = DayChanges(listed=listed, present=ticked - was, absent=was - ticked)
+        changes = DayChanges(listed=listed, present=ticked - was, absent=was - ticked,
+                             shown=_shown(formdata))
         action = formdata.get("action", "save")
         what, _, value = action.partition("-")
         if what == "day" and value:

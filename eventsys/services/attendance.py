@@ -255,7 +255,12 @@ def _existing(event: Event, registration_id: int, session: AgendaSession | None,
 def check_out(event: Event, code: str, *, session: AgendaSession | None,
               staff: User | None, now: datetime | None = None) -> ScanResult:
     """Record that the holder left (for sessions that need a check-out); leaving twice
-    keeps the first time."""
+    keeps the first time. Refused where nobody checks out (the whole event, or a session
+    without ``needs_checkout``): a left time there would be a stray record that no sheet
+    shows and no rule reads."""
+    if session is None or not session.needs_checkout:
+        raise ServiceError(_("Nobody checks out here: choose a session that needs a "
+                             "check-out."))
     now = now or utcnow()
     normalised = normalise_ticket_code(code or "")
     if not normalised:
@@ -422,10 +427,12 @@ def _session_now(event: Event, now: datetime) -> AgendaSession | None:
         .order_by(AgendaSession.starts_at, AgendaSession.position).limit(1)).first()
 
 
-def join(token: str, session_id: int | None = None, *, now: datetime | None = None) -> Joined:
+def join(token: str, session_id: int | None = None, *, now: datetime | None = None,
+         record: bool = True) -> Joined:
     """Count the link's holder as joined (the session given, else the one under way, else
     the event that day) and say where the stream is. Joining again counts once and adds
-    to ``joins``."""
+    to ``joins``. ``record=False`` only says where the link leads: a HEAD request is a
+    mail system's link checker, not a person joining."""
     now = now or utcnow()
     registration_id = registration_of_join_token(token)
     registration = db.session.get(Registration, registration_id) if registration_id else None
@@ -438,6 +445,10 @@ def join(token: str, session_id: int | None = None, *, now: datetime | None = No
                              "join yet."))
     session = session_of(event, session_id) if session_id is not None \
         else _session_now(event, now)
+    url = (session.stream_url if session is not None and session.stream_url else None) \
+        or event.online_url
+    if not record:
+        return Joined(url, event, session)
     day = local_day(event, session.starts_at if session else now)
     connection, statement = _insert_once()
     new_id = connection.execute(statement, {
@@ -453,8 +464,6 @@ def join(token: str, session_id: int | None = None, *, now: datetime | None = No
             query = query.where(table.day == day)
         db.session.execute(query.values(joins=table.joins + 1))
     db.session.commit()
-    url = (session.stream_url if session is not None and session.stream_url else None) \
-        or event.online_url
     return Joined(url, event, session)
 
 
@@ -546,6 +555,17 @@ class Rules:
             options.append(math.ceil(length * self.min_percent / 100))
         return min(options) if options else 0
 
+    def needed_on_day(self, sessions: list[AgendaSession]) -> int:
+        """Minutes online in all that count for a day (by days): the minimum, or the share
+        of that day's sessions that count, whichever is smaller (0: joining is enough)."""
+        options = []
+        if self.min_minutes:
+            options.append(self.min_minutes)
+        length = sum((s.ends_at - s.starts_at).total_seconds() / 60 for s in sessions)
+        if self.min_percent and length:
+            options.append(math.ceil(length * self.min_percent / 100))
+        return min(options) if options else 0
+
     def describe(self) -> str:
         if self.min_minutes and self.min_percent:
             online = _("online, at least %(m)d minutes or %(p)d%% of the session",
@@ -557,6 +577,10 @@ class Rules:
         else:
             online = _("online, having joined")
         if self.unit == "day":
+            if self.min_minutes or self.min_percent:
+                return _("Attended: checked in at the door or in a session, or %(online)s "
+                         "(minutes online add up over the day). The rate is the share of "
+                         "the event's days attended.", online=online)
             return _("Attended: checked in at the door or in a session, or %(online)s. "
                      "The rate is the share of the event's days attended.", online=online)
         return _("Attended: checked in (and out, where the session needs it), or "
@@ -641,6 +665,12 @@ def rates(event: Event, registration_ids: list[int] | None = None) -> list[Parti
     if registration_ids is not None:
         presence = presence.where(a.registration_id.in_(registration_ids))
     seen: dict[int, dict[object, str]] = defaultdict(dict)
+    # By days, online minutes too short for any one session still add up over the day: a
+    # forum's 20-minute talks make 80 minutes for someone who watched four. Per person and
+    # day: the minutes in sessions, and the minutes the whole event's reports gave that day
+    # (the same meeting, so the larger of the two is taken, never their sum).
+    in_sessions: dict[tuple[int, date], int] = defaultdict(int)
+    whole_day: dict[tuple[int, date], int] = defaultdict(int)
     for row in db.session.execute(presence):
         if row.registration_id not in people:
             continue
@@ -649,6 +679,12 @@ def rates(event: Event, registration_ids: list[int] | None = None) -> list[Parti
                 continue
             session = sessions.get(row.session_id)
             key: object = row.day
+            if row.mode == "online" and row.minutes:
+                if row.session_id is None:
+                    whole_day[(row.registration_id, row.day)] = max(
+                        whole_day[(row.registration_id, row.day)], row.minutes)
+                elif session is not None:
+                    in_sessions[(row.registration_id, row.day)] += row.minutes
         elif sessions:
             session = sessions.get(row.session_id)
             if session is None:
@@ -660,6 +696,15 @@ def rates(event: Event, registration_ids: list[int] | None = None) -> list[Parti
             continue
         if seen[row.registration_id].get(key) != "in_person":
             seen[row.registration_id][key] = row.mode
+    if in_sessions or whole_day:
+        on_day: dict[date, list[AgendaSession]] = defaultdict(list)
+        for s in sessions.values():
+            on_day[local_day(event, s.starts_at)].append(s)
+        for rid, day in in_sessions.keys() | whole_day.keys():
+            needed = rules.needed_on_day(on_day[day])
+            if (day not in seen[rid] and needed
+                    and max(in_sessions[(rid, day)], whole_day[(rid, day)]) >= needed):
+                seen[rid][day] = "online"
     for rid, places in seen.items():
         person = people[rid]
         person.attended = len(places)

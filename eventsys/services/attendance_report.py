@@ -41,7 +41,7 @@ import unicodedata
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta, timezone, tzinfo
 from itertools import islice
 
 from flask_babel import gettext as _
@@ -58,7 +58,7 @@ from eventsys.models import (
     User,
     utcnow,
 )
-from eventsys.services import agenda, attendance, audit, sql, tables
+from eventsys.services import agenda, attendance, audit, media, sql, tables
 from eventsys.services.accounts import normalise_email
 from eventsys.services.errors import Conflict, NotFound, ServiceError
 from eventsys.services.tickets import normalise_ticket_code
@@ -492,6 +492,8 @@ def parse_duration(text: str, unit: int = 60, *, minutes_seconds: bool = False
         seconds = float(value.replace(",", ".")) * unit
         if seconds < 0:
             raise _Unreadable("negative")
+        if not math.isfinite(seconds):
+            raise _Unreadable(value)  # "9" × 400 is a float's infinity, not a duration
         return seconds
     if match := _CLOCK_DURATION.fullmatch(value):
         hours, minutes, seconds = match.group(1), match.group(2), match.group(3)
@@ -510,6 +512,8 @@ def parse_duration(text: str, unit: int = 60, *, minutes_seconds: bool = False
         unit_name = part.group("unit").lower()
         total += float(part.group("n").replace(",", ".")) * _UNIT_SECONDS[unit_name[0]]
         position = part.end()
+    if not math.isfinite(total):
+        raise _Unreadable(value)
     return total
 
 
@@ -678,9 +682,10 @@ def _timed(row: ReportRow, joined: datetime | None, left: datetime | None,
     """The row with its interval and minutes, or its problem. A leave time before the join
     time crossed midnight (a list of times without dates, or an export that took the
     join's date for both), unless the duration says how long they stayed."""
-    duration = timedelta(seconds=seconds) if seconds is not None else None
-    if duration is not None and duration > timedelta(minutes=MAX_MINUTES):
+    if seconds is not None and seconds > MAX_MINUTES * 60:
+        # Compared as a number first: timedelta() overflows on a few billion days.
         return _with(row, _("a duration of more than 24 hours"))
+    duration = timedelta(seconds=seconds) if seconds is not None else None
     if joined is not None and left is not None and left < joined:
         if duration is not None:
             left = joined + duration
@@ -837,11 +842,17 @@ class Plan:
 
 
 def plan(rows: Iterable[Counted], *, session: Span | None, sessions: list[Span],
-         event_day: datetime | None = None) -> Plan:
+         event_day: datetime | None = None, zone: tzinfo = UTC) -> Plan:
     """The minutes per (registration, session) the rows give: see the module's docstring.
     ``session`` is the session chosen, or None to split by times among ``sessions`` (those
-    that count), or with none of those, for the event on the day they joined; then rows
-    without times go to ``event_day`` (the start of a one-day event), if given."""
+    that count), or with none of those, for the event per day in ``zone`` (the event's),
+    so that a report of a three-day forum gives three days; then rows without times go to
+    ``event_day`` (the start of a one-day event), if given.
+
+    The durations in the file cap the minutes: a platform that counts the time someone was
+    really there (Teams from first join to last leave, 20 minutes in) is believed over the
+    interval. Split among sessions or days, each row's duration is shared out in proportion
+    to its interval, so that one long row does not lend its whole duration to each part."""
     by_person: dict[int, list[Counted]] = defaultdict(list)
     for row in rows:
         by_person[row.registration_id].append(row)
@@ -866,18 +877,53 @@ def plan(rows: Iterable[Counted], *, session: Span | None, sessions: list[Span],
                 if _round_minutes(seconds) < 1:
                     continue
                 placed = True
-                cap = sum(m for a, b, m in timed if a < span.ends_at and b > span.starts_at)
+                cap = _shared(timed, span)
                 result.minutes[(rid, span.id)] = (min(_round_minutes(seconds), cap), first)
                 result.per_session[span.id] += 1
             if not placed:
                 result.outside += len(timed)
-        elif union or (untimed and event_day is not None):
-            total = _round_minutes(sum((b - a).total_seconds() for a, b in union))
-            cap = sum(m for _a, _b, m in timed) + sum(untimed)
-            first = union[0][0] if union else event_day
-            result.minutes[(rid, None)] = (min(total + sum(untimed), cap, MAX_MINUTES), first)
-            result.per_session[None] += 1
+        else:
+            days = _days(union, zone)
+            untimed_day = event_day.astimezone(zone).date() if event_day is not None else None
+            if untimed and untimed_day is not None:
+                days.setdefault(untimed_day, Span(None, event_day, event_day))
+            for day, span in days.items():
+                seconds, first = _overlap(union, span)
+                total = _round_minutes(seconds)
+                cap = _shared(timed, span)
+                if day == untimed_day:
+                    total, cap = total + sum(untimed), cap + sum(untimed)
+                if total < 1 and cap < 1:
+                    continue
+                result.minutes[(rid, day)] = (min(total, cap, MAX_MINUTES), first)
+                result.per_session[day] += 1
     return result
+
+
+def _shared(timed: list[tuple[datetime, datetime, int]], span: Span) -> int:
+    """The minutes the file's durations give within ``span``: each row's duration in
+    proportion to the part of its interval that lies within it."""
+    minutes = 0.0
+    for start, end, reported in timed:
+        a, b = max(start, span.starts_at), min(end, span.ends_at)
+        if b > a:
+            minutes += reported * (b - a) / (end - start)
+    return _round_minutes(minutes * 60)
+
+
+def _days(union: list[tuple[datetime, datetime]], zone: tzinfo) -> dict[date, Span]:
+    """The local days the intervals touch, each as a span from its midnight to the next."""
+    days: dict[date, Span] = {}
+    for start, end in union:
+        day = start.astimezone(zone).date()
+        while True:
+            midnight = datetime.combine(day, time(), zone).astimezone(UTC)
+            following = datetime.combine(day + timedelta(days=1), time(), zone).astimezone(UTC)
+            days.setdefault(day, Span(None, midnight, following))
+            if following >= end:
+                break
+            day += timedelta(days=1)
+    return days
 
 
 def _union(intervals: list[tuple[datetime, datetime]]
@@ -956,7 +1002,7 @@ def start_import(event: Event, filename: str, data: bytes, *, session_id: int | 
     people = people_of(event)
     report = AttendanceReport(
         event_id=event.id, session_id=session.id if session else None,
-        filename=(filename or "")[:200] or "report", platform=parsed.platform,
+        filename=media.clean_filename(filename or "report"), platform=parsed.platform,
         timezone=timezone_name, status="preview", rows_total=len(parsed.rows),
         created_by_id=actor.id if actor else None)
     db.session.add(report)
@@ -1046,7 +1092,8 @@ def plan_of(event: Event, report: AttendanceReport,
         session = Span(chosen.id, chosen.starts_at, chosen.ends_at)
     spans = [] if session is not None else _spans(event)
     return plan(_counted_rows(report, registration_ids), session=session, sessions=spans,
-                event_day=_event_day(event) if session is None and not spans else None)
+                event_day=_event_day(event) if session is None and not spans else None,
+                zone=attendance.zone_of(event))
 
 
 def apply(event: Event, report_id: int, *, actor: User | None) -> AttendanceReport:
@@ -1073,12 +1120,18 @@ def apply(event: Event, report_id: int, *, actor: User | None) -> AttendanceRepo
 def discard(event: Event, report_id: int, *, actor: User | None) -> None:
     """Delete a report not applied yet, with its rows."""
     report = report_of(event, report_id)
+    applied = Conflict(_("This report is applied already: the minutes it gave stay."))
     if report.status != "preview":
-        raise Conflict(_("This report is applied already: the minutes it gave stay."))
-    db.session.execute(delete(AttendanceReportRow).where(
-        AttendanceReportRow.report_id == report.id))
-    db.session.execute(delete(AttendanceReport).where(AttendanceReport.id == report.id)
-                       .execution_options(synchronize_session=False))
+        raise applied
+    # The report first, and only while it is a preview: an "apply" that won the race has
+    # changed its status by then, and the rows (deleted with it, ON DELETE CASCADE) stay.
+    deleted = db.session.execute(
+        delete(AttendanceReport).where(AttendanceReport.id == report.id,
+                                       AttendanceReport.status == "preview")
+        .execution_options(synchronize_session=False)).rowcount
+    if not deleted:
+        db.session.rollback()
+        raise applied
     db.session.expunge(report)
     audit.record("attendance_report.discarded", actor=actor, event_id=event.id,
                  target_ref=("AttendanceReport", report_id))
@@ -1198,11 +1251,13 @@ def preview(event: Event, report_id: int) -> Preview:
     hints = {row_id: [registrations[i] for i in fits if i in registrations]
              for row_id, fits in hints.items()}
     chosen = db.session.get(AgendaSession, report.session_id) if report.session_id else None
-    per_session = [(None, planned.per_session[None])] if None in planned.per_session else []
-    if len(planned.per_session) > len(per_session):
-        per_session += [(s, planned.per_session[s.id]) for s in db.session.scalars(
-            select(AgendaSession).where(AgendaSession.id.in_(
-                [sid for sid in planned.per_session if sid is not None]))
+    # (session, None, n) for a session, (None, day, n) for the whole event on a day.
+    per_session = [(None, day, planned.per_session[day]) for day in sorted(
+        key for key in planned.per_session if isinstance(key, date))]
+    session_ids = [key for key in planned.per_session if isinstance(key, int)]
+    if session_ids:
+        per_session += [(s, None, planned.per_session[s.id]) for s in db.session.scalars(
+            select(AgendaSession).where(AgendaSession.id.in_(session_ids))
             .order_by(AgendaSession.starts_at, AgendaSession.position, AgendaSession.id))]
     return Preview(report, counts, planned, chosen, per_session, problems, to_match, by_email,
                    registrations, hints, _warnings(event, report, chosen, planned))

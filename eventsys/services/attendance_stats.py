@@ -563,6 +563,13 @@ class SheetChanges:
     notes: dict[int, str] = field(default_factory=dict)  # changed notes ("" removes)
     all_present: bool = False  # everyone listed
     all_out: bool = False  # everyone listed who is in the room
+    # Whom "everyone" means: while a name is being found on the page, only the rows it
+    # shows (None: all listed). A bulk button must never tick people the organiser cannot see.
+    shown: set[int] | None = None
+
+    @property
+    def everyone(self) -> set[int]:
+        return set(self.listed if self.shown is None else self.shown & self.listed)
 
 
 @dataclass(frozen=True)
@@ -596,11 +603,11 @@ def save_session_sheet(event: Event, session: AgendaSession, changes: SheetChang
         raise ServiceError(_("This session does not need a check-out."))
     _check_participants(event, changes.listed)
     notes = {rid: clean_text(text, NOTE_LIMIT) or "" for rid, text in changes.notes.items()}
-    present = set(changes.listed) if changes.all_present else changes.present
+    present = changes.everyone | changes.present if changes.all_present else changes.present
     absent = changes.absent - present
     out = set(changes.out)
     if changes.all_out:
-        out |= set(changes.listed)
+        out |= changes.everyone
     # One transaction: a sheet is saved whole or not at all.
     for rid, text in sorted(notes.items()):
         attendance.set_note(event, session, rid, text, staff=staff, commit=False)
@@ -705,6 +712,11 @@ class DayChanges:
     absent: set[tuple[int, int]] = field(default_factory=set)  # ... unticked
     whole_day: set[int] = field(default_factory=set)  # people present at every session
     whole_session: set[int] = field(default_factory=set)  # sessions everyone listed attended
+    shown: set[int] | None = None  # as SheetChanges.shown
+
+    @property
+    def everyone(self) -> set[int]:
+        return set(self.listed if self.shown is None else self.shown & self.listed)
 
 
 def save_day_sheet(event: Event, day: date, changes: DayChanges, *, staff: User | None,
@@ -729,7 +741,7 @@ def save_day_sheet(event: Event, day: date, changes: DayChanges, *, staff: User 
     for sid in sessions:
         present[sid] |= changes.whole_day
     for sid in changes.whole_session:
-        present[sid] |= changes.listed
+        present[sid] |= changes.everyone
     added = removed = 0
     for sid, session in sessions.items():
         gone = absent[sid] - present[sid]

@@ -35,7 +35,7 @@ from eventsys.models import (
     User,
     utcnow,
 )
-from eventsys.services import audit, invitation_import, jobs, messaging, sql
+from eventsys.services import audit, invitation_import, jobs, media, messaging, sql
 from eventsys.services.accounts import normalise_email
 from eventsys.services.errors import Conflict, NotAllowed, NotFound, ServiceError
 from eventsys.services.tokens import new_token, plausible, token_hash
@@ -207,7 +207,7 @@ def start_import(event: Event, filename: str, data: bytes, *, actor: User | None
             Invitation.event_id == event.id, Invitation.email.in_(emails[start:start + 1000]))))
     fresh = [i for i in parsed.invitees if i.email not in invited]
     payload = {
-        "filename": (filename or "")[:200],
+        "filename": media.clean_filename(filename),
         "invitees": [asdict(i) for i in fresh],
         "already": [{"line": i.line, "name": i.name, "email": i.email}
                     for i in parsed.invitees if i.email in invited],

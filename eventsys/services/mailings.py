@@ -224,7 +224,7 @@ def _registrants(event: Event, audience: Audience):
     if len(set(audience.attendance)) == 1:
         attended = [p.registration_id for p in attendance.rates(event) if p.attended]
         chosen = Registration.id.in_(attended)
-        query = query.where(chosen if audience.attendance == ["attended"] else ~chosen)
+        query = query.where(chosen if "attended" in audience.attendance else ~chosen)
     return query.order_by(Registration.id)
 
 

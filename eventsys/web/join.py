@@ -4,7 +4,7 @@ participant as joined and send them on to the stream. The token only joins (see
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, redirect, render_template
+from flask import Blueprint, Response, redirect, render_template, request
 
 from eventsys.services import attendance
 from eventsys.web.registration import no_store
@@ -13,7 +13,8 @@ bp = Blueprint("join", __name__)
 
 
 def _go(token: str, session_id: int | None) -> Response:
-    joined = attendance.join(token, session_id)
+    # Flask answers HEAD with the GET view: a link checker's HEAD records nothing.
+    joined = attendance.join(token, session_id, record=request.method != "HEAD")
     if joined.url is None:
         return no_store(Response(render_template(
             "join/waiting.html", event=joined.event, session=joined.session)))

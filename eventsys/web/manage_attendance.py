@@ -78,7 +78,7 @@ def event_attendance_export():
     fmt = request.args.get("format", "csv")
     if fmt == "csv":
         body = attendance_stats.export_csv(g.event, _rate_filter())
-        mimetype = "text/csv; charset=utf-8"
+        mimetype = "text/csv"
     elif fmt == "xlsx":
         body = attendance_stats.export_xlsx(g.event, _rate_filter())
         mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -96,7 +96,7 @@ def event_registration_move(registration_id: int):
 @bp.get("/events/<slug:slug>/registrations.<any(csv, xlsx):fmt>")
 def event_registrations_export(fmt: str):
     if fmt == "csv":
-        body, mimetype = roster.export_csv(g.event, _filter()), "text/csv; charset=utf-8"
+        body, mimetype = roster.export_csv(g.event, _filter()), "text/csv"
     else:
         body = roster.export_xlsx(g.event, _filter())
         mimetype = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

@@ -155,7 +155,11 @@ def test_check_out(make_event, staff):
     event = make_event("trip", kind="workshop")
     reg.set_capacities(event, {"in_person": None}, actor=None)
     ana = person(event, 1)
-    trip = session_at(event, 9, kind="field_trip", minutes=240)
+    trip = session_at(event, 9, kind="field_trip", minutes=240, needs_checkout=True)
+    lecture = session_at(event, 14)
+    for nowhere in (None, lecture):  # nobody checks out there
+        with pytest.raises(ServiceError, match="Nobody checks out here"):
+            attendance.check_out(event, ana.ticket_code, session=nowhere, staff=staff)
     assert attendance.check_out(event, ana.ticket_code, session=trip, staff=staff).outcome \
         == "not_checked_in"
     attendance.check_in(event, ana.ticket_code, session=trip, staff=staff)
@@ -277,6 +281,8 @@ def test_joining_link_is_unguessable_counts_once_and_redirects(forum, client):
     ana = person(forum, 1, mode="online")
     token = attendance.join_token(ana.id)
     assert len(token) >= 22 and str(ana.id) not in token[-20:]
+    checked = client.head(f"/join/{token}/{lecture.id}")  # a mail system's link checker
+    assert checked.status_code == 303 and rows(registration_id=ana.id) == 0
     response = client.get(f"/join/{token}/{lecture.id}")
     assert response.status_code == 303
     assert response.headers["Location"] == "https://stream.example.org/lecture"
@@ -344,6 +350,8 @@ def test_mailing_to_those_who_attended_or_not(forum, staff):
     assert (mailings.count(forum, came), mailings.count(forum, missed),
             mailings.count(forum, both)) == (1, 2, 3)
     assert not mailings.Audience("registrants", attendance=["maybe"]).known()
+    twice = mailings.Audience("registrants", ["confirmed"], attendance=["attended"] * 2)
+    assert [r.id for r in mailings.recipients(forum, twice)] == [ana.id]  # a form sent twice
 
 
 # Online minutes -------------------------------------------------------------------------------
@@ -437,6 +445,27 @@ def test_rates_take_three_queries_whatever_the_numbers(make_event, staff, count_
     result = attendance.rates(workshop)
     assert count_queries["n"] == 3, count_queries["statements"]
     assert sum(p.attended for p in result) == 4 * 15
+
+
+def test_by_days_online_minutes_add_up_over_the_day(forum):
+    """Four short talks watched for 15-25 minutes each: none reaches the rule's 30, the day
+    (80 minutes) does. The whole event's report of the same meeting is not added on top."""
+    talks = [session_at(forum, 9 + n, minutes=30) for n in range(4)]
+    ana, ben, cao = (person(forum, n, mode="online") for n in (1, 2, 3))
+    attendance.update_rules(forum, 30, None, actor=None)
+    attendance.record_online(forum, {
+        **{(ana.id, t.id): (m, t.starts_at) for t, m in zip(talks, (15, 20, 25, 20))},
+        (ben.id, talks[0].id): (20, talks[0].starts_at),
+        (ben.id, forum.start_date): (20, talks[0].starts_at),  # the same 20 minutes
+        (cao.id, forum.start_date): (45, talks[0].starts_at)})
+    db.session.commit()
+    table = {p.registration_id: (p.attended, p.online) for p in attendance.rates(forum)}
+    assert table == {ana.id: (1, 1), ben.id: (0, 0), cao.id: (1, 1)}
+    # A share alone: of a session (25 of 30 minutes is 83 %), or of the day's 120 minutes.
+    attendance.update_rules(forum, None, 90, actor=None)
+    assert attendance.rate_of(forum, ana.id).attended == 0
+    attendance.update_rules(forum, None, 80, actor=None)
+    assert attendance.rate_of(forum, ana.id).attended == 1
 
 
 def test_a_forum_counts_days_a_workshop_sessions(make_event, forum, staff):

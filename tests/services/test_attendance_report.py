@@ -12,12 +12,13 @@ import csv
 import io
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import openpyxl
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from eventsys.extensions import db
 from eventsys.models import Attendance, AttendanceReport, AttendanceReportRow, Registration
@@ -409,9 +410,36 @@ def test_split_by_times_across_the_sessions():
 
 def test_the_whole_event_without_sessions_that_count():
     rows = [Counted(7, at(0), at(45), 45), Counted(8, None, None, 30)]
-    assert plan(rows, session=None, sessions=[]).minutes == {(7, None): (45, at(0))}
+    day = NINE.date()
+    assert plan(rows, session=None, sessions=[]).minutes == {(7, day): (45, at(0))}
     assert plan(rows, session=None, sessions=[], event_day=NINE).minutes == {
-        (7, None): (45, at(0)), (8, None): (30, NINE)}
+        (7, day): (45, at(0)), (8, day): (30, NINE)}
+
+
+def test_a_report_of_several_days_gives_each_day_its_minutes():
+    """A three-day forum's one report: each local day (Beijing) its own minutes, an evening
+    across midnight shared between the two days."""
+    beijing = ZoneInfo("Asia/Shanghai")
+    late = utc(2021, 12, 7, 15, 30)  # 23:30 in Beijing
+    rows = [Counted(7, at(0), at(60), 60), Counted(7, at(1440), at(1530), 90),
+            Counted(8, late, late + timedelta(minutes=60), 60)]
+    planned = plan(rows, session=None, sessions=[], zone=beijing)
+    assert planned.minutes == {
+        (7, date(2021, 12, 7)): (60, at(0)), (7, date(2021, 12, 8)): (90, at(1440)),
+        (8, date(2021, 12, 7)): (30, late), (8, date(2021, 12, 8)): (30, utc(2021, 12, 7, 16))}
+
+
+def test_split_by_times_shares_a_row_s_duration_out():
+    """Teams: first join to last leave spans both sessions, but they were there 40 minutes
+    in all; each session gets its share of those 40, not 40 each."""
+    planned = plan([Counted(7, at(0), at(120), 40)], session=None, sessions=[LECTURE, NEXT])
+    assert planned.minutes == {(7, 1): (20, at(0)), (7, 2): (20, at(60))}
+
+
+def test_a_huge_duration_is_a_row_problem_not_an_error():
+    for value in ("9" * 400, "1" + "0" * 30, "99999999999999999999 h"):
+        report = read(f"Name,Email,Duration (minutes)\nA,a@example.org,{value}\n".encode())
+        assert report.rows[0].problem, value
 
 
 # Properties --------------------------------------------------------------------------------------
@@ -675,6 +703,29 @@ def test_discarding_deletes_a_preview_and_only_a_preview(forum, make_event):
     with pytest.raises(NotFound):
         attendance_report.start_import(other, "a.csv", data, session_id=lecture.id,
                                        actor=None)
+
+
+def test_discarding_loses_to_an_apply_that_came_first(forum):
+    """Two organisers: one applies while the other's page still shows the preview. The
+    discard must not delete an applied report's rows (its status is read in the DELETE)."""
+    person(forum, "ana@example.org", "Ana Souza")
+    lecture = session_at(forum, 9)
+    data = report_of(forum, [["Ana", "ana@example.org", "DAY 09:00 AM", "DAY 09:30 AM", ""]])
+    report = attendance_report.start_import(forum, "a.csv", data, session_id=lecture.id,
+                                            actor=None).report
+    assert report.status == "preview"
+    db.session.execute(update(AttendanceReport).where(AttendanceReport.id == report.id)
+                       .values(status="applied")
+                       .execution_options(synchronize_session=False))  # the other one
+    with pytest.raises(Conflict):
+        attendance_report.discard(forum, report.id, actor=None)
+    assert db.session.scalar(select(func.count()).select_from(AttendanceReportRow)) == 1
+
+
+def test_a_filename_with_control_characters_is_cleaned(forum):
+    report = attendance_report.start_import(forum, "a\x00b\n.csv", sample("zoom"),
+                                            session_id=None, actor=None).report
+    assert report.filename == "a_b_.csv"
 
 
 def test_an_unknown_time_zone_is_refused(forum):

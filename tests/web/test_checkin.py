@@ -252,6 +252,13 @@ def test_sessions_and_check_out(forum, door):
     # The whole event is another place: not checked in there yet.
     assert door.scan(ana.ticket_code).get_json()["outcome"] == "checked_in"
     assert rows(registration_id=ana.id) == 2
+    # Where nobody checks out, a check-out is refused (a clear 4xx, nothing written).
+    talk = session_today(forum, starts_in=timedelta(hours=2), title="Talk")
+    for session_id in (None, talk.id):
+        refused = door.scan(ana.ticket_code, session_id=session_id, action="out")
+        assert refused.status_code == 400 and "Nobody checks out here" in \
+            refused.get_json()["message"]
+    assert rows(registration_id=ana.id, left_at=None) == 1  # the whole event: still in
 
 
 def test_a_replayed_scan_answers_checked_in_and_counts_once(forum, door):

@@ -184,7 +184,9 @@ def test_the_rule_form_explains_what_is_wrong(client, workshop, form, message):
     login(client, "manager@example.org")
     data = {"unit": "session", "min_minutes": "", "min_percent": "", **form}
     response = submit(client, f"{BASE}/rules", data, page=BASE)
-    assert response.status_code == 400 and message in page(response)
+    html = page(response)
+    assert response.status_code == 400 and message in html
+    assert "between" not in html or "whole number" not in html  # one message, not two
     db.session.refresh(workshop)
     assert (workshop.attendance_min_minutes, workshop.attendance_min_percent) == (None, None)
 
@@ -216,6 +218,7 @@ def test_exports(client, workshop, lecture, people):
     login(client, "manager@example.org")
     response = client.get(f"{BASE}/export?format=csv&below=100")
     assert response.status_code == 200 and response.mimetype == "text/csv"
+    assert response.headers["Content-Type"] == "text/csv; charset=utf-8"
     assert f'filename="{SLUG}-attendance.csv"' in response.headers["Content-Disposition"]
     table = list(csv.reader(io.StringIO(response.get_data().decode("utf-8-sig"))))
     names = {line[1] for line in table[1:]}
@@ -321,6 +324,26 @@ def test_two_people_at_one_sheet_do_not_undo_each_other(client, workshop, lectur
                                       "csrf_token": csrf_from(html)})
     assert response.status_code == 302
     assert in_room(lecture) == {people[0].id, people[1].id}
+
+
+def test_everyone_present_means_those_a_name_search_left_shown(client, workshop, lecture,
+                                                               trip, people):
+    """The sheet's script sends ``shown`` while a name is being found: the bulk buttons act
+    on those rows only, never on people the organiser could not see."""
+    ana, budi, chen = people
+    url = f"{BASE}/sessions/{lecture.id}"
+    login(client, "manager@example.org")
+    assert 'name="shown" value="" disabled' in page(client.get(url))
+    response = post_sheet(client, url, {"action": "all_present", "shown": str(budi.id)})
+    assert response.status_code == 302 and in_room(lecture) == {budi.id}
+    response = post_sheet(client, url, {"action": "all_present", "shown": "",
+                                        "present": str(budi.id)})
+    assert response.status_code == 302 and in_room(lecture) == {budi.id}  # nobody matched
+    day_url = f"{BASE}/days/{workshop.start_date.isoformat()}"
+    response = post_sheet(client, day_url, {"action": f"session-{trip.id}",
+                                            "shown": f"{ana.id},{chen.id}"},
+                          page_url=day_url)
+    assert response.status_code == 302 and in_room(trip) == {ana.id, chen.id}
 
 
 NOTE_TEXT = st.one_of(

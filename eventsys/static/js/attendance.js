@@ -11,6 +11,7 @@
   var rows = Array.prototype.slice.call(form.querySelectorAll("tbody tr[data-name]"));
   var filter = form.querySelector("[data-sheet-filter]");
   var ticked = form.querySelector("[data-sheet-ticked]");
+  var shown = form.querySelector("[data-sheet-shown]");
   var boxes = Array.prototype.slice.call(form.querySelectorAll("input[type=checkbox]"));
   var notes = Array.prototype.slice.call(form.querySelectorAll("input.sheet-note"));
   var submitting = false;
@@ -36,17 +37,28 @@
     }
     var n = changed();
     ticked.hidden = n === 0;
-    ticked.textContent = ticked.getAttribute("data-template").replace("{n}", String(n));
+    var template = n === 1 ? ticked.getAttribute("data-template-one")
+      : ticked.getAttribute("data-template");
+    ticked.textContent = template.replace("{n}", String(n));
   }
 
   if (filter) {
     filter.hidden = false;
     filter.addEventListener("input", function () {
       var words = filter.value.toLowerCase().split(/\s+/).filter(Boolean);
+      var visible = [];
       rows.forEach(function (row) {
         var name = row.getAttribute("data-name");
         row.hidden = !words.every(function (word) { return name.indexOf(word) !== -1; });
+        if (!row.hidden) {
+          visible.push(row.getAttribute("data-id"));
+        }
       });
+      // "Everyone listed" means those still shown: the server is told whom.
+      if (shown) {
+        shown.disabled = words.length === 0;
+        shown.value = visible.join(",");
+      }
     });
     filter.addEventListener("keydown", function (event) {
       if (event.key === "Enter") {
