@@ -493,7 +493,7 @@ def parse_duration(text: str, unit: int = 60, *, minutes_seconds: bool = False
         if seconds < 0:
             raise _Unreadable("negative")
         if not math.isfinite(seconds):
-            raise _Unreadable(value)  # "9" × 400 is a float's infinity, not a duration
+            raise _Unreadable(value)  # 400 nines is a float's infinity, not a duration
         return seconds
     if match := _CLOCK_DURATION.fullmatch(value):
         hours, minutes, seconds = match.group(1), match.group(2), match.group(3)

@@ -29,7 +29,6 @@ from contextlib import closing
 from pathlib import Path
 from urllib.parse import quote
 
-import pytest
 from playwright.sync_api import expect
 
 from tests.browser import conftest

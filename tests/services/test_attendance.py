@@ -454,7 +454,7 @@ def test_by_days_online_minutes_add_up_over_the_day(forum):
     ana, ben, cao = (person(forum, n, mode="online") for n in (1, 2, 3))
     attendance.update_rules(forum, 30, None, actor=None)
     attendance.record_online(forum, {
-        **{(ana.id, t.id): (m, t.starts_at) for t, m in zip(talks, (15, 20, 25, 20))},
+        **{(ana.id, t.id): (m, t.starts_at) for t, m in zip(talks, (15, 20, 25, 20), strict=True)},
         (ben.id, talks[0].id): (20, talks[0].starts_at),
         (ben.id, forum.start_date): (20, talks[0].starts_at),  # the same 20 minutes
         (cao.id, forum.start_date): (45, talks[0].starts_at)})
