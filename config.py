@@ -92,6 +92,19 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         # New mail is announced to the workers from a background thread, one task for the
         # messages committed within this many seconds (0: one task per commit, at once).
         "ANNOUNCE_DELAY_SECONDS": float(env.get("ANNOUNCE_DELAY_SECONDS", 0.05)),
+        # Certificates (services/certificates.py): how many one WeasyPrint document lays out
+        # (a divisor of 500, at most 250), how many worker tasks share an issue, how long a
+        # worker holds a batch before another may take it over, and the locale of the dates
+        # printed ("en_GB": 7 December 2021; empty: the site's language).
+        "CERTIFICATE_BATCH": int(env.get("CERTIFICATE_BATCH", 100)),
+        "CERTIFICATE_WORKERS": int(env.get("CERTIFICATE_WORKERS", 4)),
+        "CERTIFICATE_BATCH_LEASE_SECONDS": float(env.get("CERTIFICATE_BATCH_LEASE_SECONDS",
+                                                         30)),
+        "CERTIFICATE_LOCALE": env.get("CERTIFICATE_LOCALE") or None,
+        # /verify: lookups and PDF uploads per client address and minute (through Redis
+        # when there is one, so across all web processes).
+        "VERIFY_LOOKUPS_PER_MINUTE": int(env.get("VERIFY_LOOKUPS_PER_MINUTE", 30)),
+        "VERIFY_UPLOADS_PER_MINUTE": int(env.get("VERIFY_UPLOADS_PER_MINUTE", 5)),
         "CELERY": {
             "broker_url": redis_url or "memory://localhost/",
             "result_backend": None,

@@ -6,10 +6,10 @@ a batch re-run, sends nothing twice.
 
 from celery import shared_task
 
-from eventsys.services import agenda_pdf, invitations, jobs, mailings, messaging
+from eventsys.services import agenda_pdf, certificates, invitations, jobs, mailings, messaging
 
 # Importing them registers their job handlers and mail context builders.
-__all__ = ["invitations", "mailings"]
+__all__ = ["certificates", "invitations", "mailings"]
 
 
 @shared_task(name="eventsys.deliver_outbox")
@@ -31,3 +31,9 @@ def run_job(job_ids: list[int]) -> list[dict]:
 @shared_task(name="eventsys.render_agenda_pdf")
 def render_agenda_pdf(event_id: int, version: int) -> dict:
     return agenda_pdf.render(event_id, version)
+
+
+@shared_task(name="eventsys.issue_certificates")
+def issue_certificates(job_id: int) -> dict:
+    """Several of these share one job, each taking the next batch (see the service)."""
+    return certificates.work(job_id)

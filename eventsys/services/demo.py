@@ -16,6 +16,7 @@ from eventsys.models import (
     AgendaSession,
     Attendance,
     AttendanceNote,
+    CertificateTemplate,
     Event,
     EventRole,
     ModeCapacity,
@@ -25,7 +26,15 @@ from eventsys.models import (
     RegistrationQuestion,
     User,
 )
-from eventsys.services import accounts, agenda, attendance, events, questions, tickets
+from eventsys.services import (
+    accounts,
+    agenda,
+    attendance,
+    certificate_render,
+    events,
+    questions,
+    tickets,
+)
 from eventsys.services.demo_data import (
     AUDIENCE_NAMES,
     FORUM_DESCRIPTION,
@@ -180,6 +189,7 @@ def seed_demo(today: date) -> list[str]:
     db.session.commit()
     report.append(_agendas(by_slug, orgs))
     report.append(_attendance(by_slug, staff["checkin@example.org"][0]))
+    report.append(_certificates(by_slug))
     report.append(f"accounts: {', '.join(staff)} (password {DEMO_PASSWORD!r}); "
                   f"{len(WORKSHOP_PARTICIPANTS)} participants participantNN@example.org")
     return report
@@ -382,3 +392,19 @@ def _attendance(by_slug: dict[str, Event], checkin: User) -> str:
         made.append(f"{forum.slug} ({len(in_room) - FORUM_2021_ABSENT} in the room, "
                     f"{len(online)} online)")
     return f"attendance taken: {', '.join(made) or 'none new'}"
+
+
+def _certificates(by_slug: dict[str, Event]) -> str:
+    """The 2019 workshop's certificate of completion, for those who attended at least 80 %
+    of its sessions (the default design). Nothing is issued: that is the organiser's click
+    on the certificates page, and a worker's job."""
+    workshop = by_slug["br-science-park-workshop-2019"]
+    if db.session.scalar(select(CertificateTemplate.id).where(
+            CertificateTemplate.event_id == workshop.id,
+            CertificateTemplate.kind == "completion")) is not None:
+        return "certificate templates: kept"
+    template = certificate_render.template_for(workshop, "completion")
+    template.rule = {"confirmed": True, "min_rate": 80, "sessions": [], "spoke": False}
+    db.session.add(template)
+    db.session.commit()
+    return f"certificate templates: {workshop.slug} completion (attendance at least 80 %)"

@@ -9,7 +9,8 @@ Why this shape:
   is followed by one that resumes where the last commit left off; the outbox's dedupe
   keys make a chunk that is done twice queue nothing twice.
 - Progress of the sending is counted from the outbox rows that carry the job's id, so it
-  cannot drift from what really happened.
+  cannot drift from what really happened; so is a certificates job's, from the
+  certificates that carry its id.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from flask_babel import gettext as _
 from sqlalchemy import and_, func, or_, select, update
 
 from eventsys.extensions import db
-from eventsys.models import Event, Job, OutboxMessage, User, utcnow
+from eventsys.models import Certificate, Event, Job, OutboxMessage, User, utcnow
 from eventsys.services import audit
 from eventsys.services.errors import Conflict, NotFound
 from eventsys.tasks import announce
@@ -186,6 +187,11 @@ class Progress:
     waiting: int  # queued or being sent
     cancelled: int
     finished: bool
+    made: int = 0  # certificates made (a certificates job: what its items turn into)
+
+    @property
+    def certificates(self) -> bool:
+        return self.kind == "certificates"
 
     @property
     def cancellable(self) -> bool:
@@ -200,17 +206,25 @@ class Progress:
             return 100
         if not self.total:
             return 0
+        if self.certificates:  # the certificates made; their mail follows on its own
+            if self.status == "done":
+                return 100
+            return min(99, int(100 * (self.made + self.skipped) / self.total))
         settled = self.skipped + self.sent + self.failed + self.cancelled
         return min(99, int(100 * settled / self.total))
+
+    @property
+    def left(self) -> int:
+        if self.certificates:
+            return max(0, self.total - self.made - self.skipped)
+        return max(0, self.total - self.skipped - self.sent - self.failed - self.cancelled)
 
     def as_dict(self) -> dict:
         return {"job": self.job_id, "kind": self.kind, "status": self.status,
                 "total": self.total, "done": self.done, "skipped": self.skipped,
                 "queued": self.queued, "sent": self.sent, "failed": self.failed,
-                "waiting": self.waiting, "cancelled": self.cancelled,
-                "left": max(0, self.total - self.skipped - self.sent - self.failed
-                            - self.cancelled),
-                "percent": self.percent, "finished": self.finished,
+                "waiting": self.waiting, "cancelled": self.cancelled, "made": self.made,
+                "left": self.left, "percent": self.percent, "finished": self.finished,
                 "cancellable": self.cancellable}
 
 
@@ -220,7 +234,8 @@ def progress(job: Job) -> Progress:
 
 
 def progress_of(many: list[Job]) -> dict[int, Progress]:
-    """Progress of several jobs in one query (a page listing past mailings)."""
+    """Progress of several jobs in one query (a page listing past mailings), and one more
+    when certificates jobs are among them."""
     found: dict[int, dict[str, int]] = {job.id: {} for job in many}
     if many:
         for job_id, status, n in db.session.execute(
@@ -228,16 +243,22 @@ def progress_of(many: list[Job]) -> dict[int, Progress]:
                 .where(OutboxMessage.job_id.in_(list(found)))
                 .group_by(OutboxMessage.job_id, OutboxMessage.status)):
             found[job_id][status] = n
-    return {job.id: _progress(job, found[job.id]) for job in many}
+    made: dict[int, int] = {}
+    issuing = [job.id for job in many if job.kind == "certificates"]
+    if issuing:
+        made = dict(db.session.execute(
+            select(Certificate.job_id, func.count()).where(Certificate.job_id.in_(issuing))
+            .group_by(Certificate.job_id)).all())
+    return {job.id: _progress(job, found[job.id], made.get(job.id, 0)) for job in many}
 
 
-def _progress(job: Job, counts: dict[str, int]) -> Progress:
+def _progress(job: Job, counts: dict[str, int], made: int = 0) -> Progress:
     waiting = counts.get("pending", 0) + counts.get("sending", 0)
     return Progress(
         job_id=job.id, kind=job.kind, status=job.status, total=job.total, done=job.done,
         skipped=job.skipped, queued=job.queued, sent=counts.get("sent", 0),
         failed=counts.get("failed", 0), waiting=waiting, cancelled=counts.get("cancelled", 0),
-        finished=job.status in ("done", "cancelled", "discarded") and waiting == 0)
+        finished=job.status in ("done", "cancelled", "discarded") and waiting == 0, made=made)
 
 
 def jobs_of(event: Event, kind: str | None = None, limit: int = 50) -> list[Job]:

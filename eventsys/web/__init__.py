@@ -61,6 +61,7 @@ def init_web(app: Flask) -> None:
         admin,
         agenda,
         auth,
+        certificates_download,
         exports,
         invitations,
         join,
@@ -68,6 +69,9 @@ def init_web(app: Flask) -> None:
         manage_agenda,  # noqa: F401  (its routes join manage.bp)
         manage_attendance,  # noqa: F401  (its routes join manage.bp)
         manage_attendance_reports,  # noqa: F401  (its routes join manage.bp)
+        manage_certificate_templates,  # noqa: F401  (its routes join manage.bp)
+        manage_certificates,  # noqa: F401  (its routes join manage.bp)
+        manage_certificates_zip,  # noqa: F401  (its routes join manage.bp)
         manage_checkin,  # noqa: F401  (its routes join manage.bp)
         manage_invitations,  # noqa: F401  (its routes join manage.bp)
         manage_jobs,  # noqa: F401  (its routes join manage.bp)
@@ -75,13 +79,14 @@ def init_web(app: Flask) -> None:
         manage_registration,  # noqa: F401  (its routes join manage.bp)
         public,
         registration,
+        verify,
     )
 
     app.url_map.converters["slug"] = SlugConverter
     app.url_map.converters["id"] = IdConverter
 
     for blueprint in (public.bp, auth.bp, registration.bp, agenda.bp, exports.bp,
-                      invitations.bp, join.bp, manage.bp,
+                      invitations.bp, join.bp, manage.bp, verify.bp, certificates_download.bp,
                       admin.bp):
         app.register_blueprint(blueprint)
     app.jinja_env.filters["agenda_field"] = agenda_service.field_label

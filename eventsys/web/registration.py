@@ -21,7 +21,15 @@ from flask_wtf.csrf import generate_csrf
 
 from eventsys.forms import ActionForm
 from eventsys.forms.registration import registration_form
-from eventsys.services import attendance, calendar, events, invitations, registration, tickets
+from eventsys.services import (
+    attendance,
+    calendar,
+    events,
+    invitations,
+    registration,
+    tickets,
+    verification,
+)
 from eventsys.services.errors import ServiceError
 from eventsys.web.microcache import registration_forms
 
@@ -101,6 +109,7 @@ def page(token: str):
     response = render_template(
         "registration/page.html", registration=found, event=found.event, token=token, qr=qr,
         join_url=join, rate=_rate(found),
+        certificates=verification.certificates_of(found.id),
         action=ActionForm(), just_registered=request.args.get("new") == "1",
         closes_at=registration.registration_closes_at(found.event),
     )

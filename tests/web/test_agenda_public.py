@@ -94,7 +94,8 @@ def test_times_in_the_readers_zone_with_the_events_alongside(client, forum):
     assert "agenda-other-day" not in page  # Karachi is three hours behind: same dates
     assert '<option value="Asia/Karachi" selected>' in page
 
-    page = text(client.get("/events/forum/agenda?tz=America/Sao_Paulo"))
+    # The city as CLDR spells it: "São Paulo" in Babel 2.19's data, "Sao Paulo" before.
+    page = text(client.get("/events/forum/agenda?tz=America/Sao_Paulo")).replace("São", "Sao")
     assert "06:30–07:30 (Sao Paulo)" in page and "17:30–18:30 Shanghai time" in page
     # 09:00 in Beijing on the second day is 22:00 the evening before in São Paulo.
     assert "22:00–23:00 (Sao Paulo)" in page and "09:00–10:00 Shanghai time" in page
