@@ -47,7 +47,7 @@ def create_app(test_config: dict | None = None) -> Flask:
     i18n.init_app(app)
 
     import eventsys.models
-    import eventsys.services.certificate_mail  # noqa: F401  (registers its mail renderer)
+    import eventsys.services.certificate_mail  # (registers its mail renderer)
     import eventsys.services.registration  # noqa: F401  (registers its mail context builders)
     from eventsys.services import messaging
     from eventsys.tasks import init_celery
