@@ -405,6 +405,13 @@ def _certificates(by_slug: dict[str, Event]) -> str:
         return "certificate templates: kept"
     template = certificate_render.template_for(workshop, "completion")
     template.rule = {"confirmed": True, "min_rate": 80, "sessions": [], "spoke": False}
+    # Who signs: two of the workshop's (invented) lecturers; no signature images, which an
+    # organiser uploads in the template editor.
+    template.signatories = [
+        {"name": "Prof. Zhao Hui", "title": "Academic director of the workshop",
+         "signature": None},
+        {"name": "Ms. Huang Min", "title": "Great Wall Enterprise Institute",
+         "signature": None}]
     db.session.add(template)
     db.session.commit()
     return f"certificate templates: {workshop.slug} completion (attendance at least 80 %)"

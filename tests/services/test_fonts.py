@@ -220,3 +220,17 @@ def test_the_font_stack_names_only_vendored_families_then_sans_serif():
     assert families[-1] == "sans-serif"
     for font in fonts.FONTS:
         assert f'src: url("{font.url}")' in fonts.FONT_FACE_CSS
+
+
+def test_web_pages_use_the_vendored_fonts_for_scripts_that_join(client):
+    """Pages, not only PDFs: base.html links scripts.css, whose faces name vendored files
+    (served from this site) and whose ranges cover each script the shaped family is for."""
+    page = client.get("/").get_data(as_text=True)
+    assert "/static/css/scripts.css" in page
+    css = (fonts.FONTS_DIR.parent / "css" / "scripts.css").read_text()
+    files = re.findall(r'url\("\.\./fonts/([^"]+)"\)', css)
+    assert files and all((fonts.FONTS_DIR / name).is_file() for name in files)
+    assert "//" not in "".join(files) and "http" not in css.split("*/", 1)[1]
+    ranges = " ".join(re.findall(r"unicode-range: ([^;]+);", css))
+    for block in ("U+0600-06FF", "U+0900-097F", "U+0E00-0E7F", "U+10A0-10FF"):
+        assert block in ranges

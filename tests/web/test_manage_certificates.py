@@ -140,6 +140,7 @@ def test_issue_goes_to_the_progress_page_then_revoke_and_reissue(as_manager, wor
     assert re.fullmatch(rf"/manage/events/{SLUG}/jobs/\d+", job_url)
     job_page = page(as_manager.get(job_url))
     assert "Issuing certificates" in job_page and f'href="{BASE}"' in job_page
+    assert re.search(r'Certificates made</dt><dd data-field="made">\d+</dd>', job_page)
     progress = as_manager.get(job_url + ".json").get_json()
     assert (progress["made"], progress["total"], progress["percent"]) == (2, 2, 100)
     html = page(as_manager.get(BASE))
