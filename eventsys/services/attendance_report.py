@@ -566,7 +566,7 @@ class _RowReader:
     def read(self, line: int, cells: list[str]) -> ReportRow:
         name_text = " ".join(self.cell(cells, "name").split())
         if not name_text:
-            name_text = _join_name(" ".join(self.cell(cells, "first_name").split()),
+            name_text = tables.join_name(" ".join(self.cell(cells, "first_name").split()),
                                    " ".join(self.cell(cells, "last_name").split()))
         if _is_placeholder(name_text):
             name_text = ""
@@ -716,18 +716,6 @@ def _timed(row: ReportRow, joined: datetime | None, left: datetime | None,
                      row.names)
 
 
-def _is_cjk(text: str) -> bool:
-    return all("\u2e80" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff" for char in text)
-
-
-def _join_name(first: str, last: str) -> str:
-    """Chinese names are written family name first and without a space; others given name
-    first."""
-    if first and last and _is_cjk(first + last):
-        return last + first
-    return " ".join(part for part in (first, last) if part)
-
-
 # Matching ------------------------------------------------------------------------------------
 
 _NOT_ALNUM = re.compile(r"[\W_]+")
@@ -746,7 +734,7 @@ def name_key(text: str | None) -> str:
     words = [word for word in _NOT_ALNUM.split(plain) if word]
     if not words:
         return ""
-    if all(_is_cjk(word) for word in words):
+    if all(tables.is_cjk(word) for word in words):
         return "".join(words)
     return " ".join(sorted(words))
 

@@ -199,7 +199,7 @@ def _check_row(line: int, values: dict[str, str], headers: dict[str, str],
             clean[field] = "" if _is_placeholder(text) else text
     refused = values.keys() - clean.keys()
 
-    name = clean.get("name") or _join_name(clean.get("first_name", ""),
+    name = clean.get("name") or tables.join_name(clean.get("first_name", ""),
                                            clean.get("last_name", ""))
     if not name:
         if not refused & {"name", "first_name", "last_name"}:
@@ -233,18 +233,6 @@ def _check_row(line: int, values: dict[str, str], headers: dict[str, str],
         return Problem(line, dict(values), tuple(reasons))
     return Invitee(line=line, name=name, email=email, organisation=organisation,
                    country=country, role=role, locale=locale_of(clean.get("language", "")))
-
-
-def _is_cjk(text: str) -> bool:
-    return all("\u2e80" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff" for char in text)
-
-
-def _join_name(first: str, last: str) -> str:
-    """Chinese names are written family name first and without a space; others given name
-    first."""
-    if first and last and _is_cjk(first + last):
-        return last + first
-    return " ".join(part for part in (first, last) if part)
 
 
 _INVISIBLE = dict.fromkeys(map(ord, "\u200b\u200c\u200d\u2060\ufeff"))

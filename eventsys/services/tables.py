@@ -454,3 +454,17 @@ def looks_like_formula(text: str) -> bool:
 def shown(value: str) -> str:
     """A cell quoted in a message: at most 60 characters."""
     return value if len(value) <= 60 else value[:59] + "…"
+
+
+# Names --------------------------------------------------------------------------------------
+
+def is_cjk(text: str) -> bool:
+    return all("\u2e80" <= char <= "\u9fff" or "\uf900" <= char <= "\ufaff" for char in text)
+
+
+def join_name(first: str, last: str) -> str:
+    """A list's "first name" and "last name" columns as one name. Chinese names are written
+    family name first and without a space; others given name first."""
+    if first and last and is_cjk(first + last):
+        return last + first
+    return " ".join(part for part in (first, last) if part)
