@@ -23,6 +23,7 @@ import math
 import struct
 from base64 import urlsafe_b64decode, urlsafe_b64encode
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -290,17 +291,21 @@ def check_out(event: Event, code: str, *, session: AgendaSession | None,
 
 # Attendance sheets ------------------------------------------------------------------------
 
-def _confirmed_ids(event: Event, registration_ids: list[int]) -> list[int]:
-    if not registration_ids:
-        return []
+def confirmed_ids(event: Event, registration_ids: Iterable[int], *,
+                  refusal: str | None = None) -> list[int]:
+    """The ids, sorted, once each, after checking in one query that every one is a
+    confirmed registration of ``event``; ServiceError (``refusal``, or a general message)
+    otherwise, so that a sheet or a list from a form is taken whole or not at all."""
     wanted = sorted(set(registration_ids))
+    if not wanted:
+        return []
     found = list(db.session.scalars(select(Registration.id).where(
         Registration.event_id == event.id, Registration.status == "confirmed",
         Registration.id.in_(wanted))))
     if len(found) != len(wanted):
-        raise ServiceError(_("Some of the chosen people are not confirmed participants "
-                             "of this event."))
-    return found
+        raise ServiceError(refusal or _("Some of the chosen people are not confirmed "
+                                        "participants of this event."))
+    return sorted(found)
 
 
 def mark(event: Event, session: AgendaSession, registration_ids: list[int], *,
@@ -311,7 +316,7 @@ def mark(event: Event, session: AgendaSession, registration_ids: list[int], *,
     How many changed. ``commit=False`` leaves the transaction to the caller, so a sheet's
     ticks, check-outs and notes are saved together or not at all."""
     now = now or utcnow()
-    ids = _confirmed_ids(event, registration_ids)
+    ids = confirmed_ids(event, registration_ids)
     if not ids:
         return 0
     table = Attendance.__table__.c
@@ -339,7 +344,7 @@ def mark_out(event: Event, session: AgendaSession, registration_ids: list[int], 
              staff: User | None, now: datetime | None = None, commit: bool = True) -> int:
     """Check out from a sheet those checked in and not yet out."""
     now = now or utcnow()
-    ids = _confirmed_ids(event, registration_ids)
+    ids = confirmed_ids(event, registration_ids)
     table = Attendance.__table__.c
     changed = db.session.execute(update(Attendance.__table__).where(
         table.session_id == session.id, table.mode == "in_person", table.left_at.is_(None),
@@ -354,7 +359,7 @@ def mark_out(event: Event, session: AgendaSession, registration_ids: list[int], 
 def set_note(event: Event, session: AgendaSession, registration_id: int, note: str, *,
              staff: User | None, commit: bool = True) -> None:
     """An organiser's note on one participant at one session; empty removes it."""
-    _confirmed_ids(event, [registration_id])
+    confirmed_ids(event, [registration_id])
     text = clean_text(note, NOTE_LIMIT) or ""
     existing = db.session.scalar(select(AttendanceNote).where(
         AttendanceNote.registration_id == registration_id,

@@ -581,14 +581,9 @@ class SheetSaved:
 
 
 def _check_participants(event: Event, ids: set[int]) -> None:
-    if not ids:
-        return
-    found = set(db.session.scalars(select(Registration.id).where(
-        Registration.event_id == event.id, Registration.status == "confirmed",
-        Registration.id.in_(sorted(ids)))))
-    if found != ids:
-        raise ServiceError(_("Some of the people on this sheet are not confirmed participants "
-                             "of this event. Reload the page and try again."))
+    attendance.confirmed_ids(event, ids, refusal=_(
+        "Some of the people on this sheet are not confirmed participants of this event. "
+        "Reload the page and try again."))
 
 
 def save_session_sheet(event: Event, session: AgendaSession, changes: SheetChanges, *,
