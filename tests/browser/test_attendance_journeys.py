@@ -390,7 +390,7 @@ def test_the_rule_changes_the_rates_and_bad_values_are_refused(new_page, problem
         save_rule(page, str(minutes))
         expect(flash(page)).to_contain_text(
             "The rule is saved: Attended: checked in at the door or in a session, or "
-            f"online, at least {minutes} minutes.")
+            f"online, at least {minutes} minutes (minutes online add up over the day).")
         expect(rule).to_contain_text(f"online, at least {minutes} minutes")
         page.goto(f"{overview}?q={quote(name)}")
         expect_rate(page, rid, "1 of 1 day", 100)
@@ -407,7 +407,7 @@ def test_the_rule_changes_the_rates_and_bad_values_are_refused(new_page, problem
             expect(page.locator("#min_minutes-help")).to_contain_text(message)
             expect(field).to_have_attribute("aria-invalid", "true")
             expect(field).to_have_value(value)  # kept, to be corrected
-            expect(rule).to_have_text(re.compile(f"online, at least {minutes} minutes\\."))
+            expect(rule).to_have_text(re.compile(f"online, at least {minutes} minutes \\("))
             expect(flash(page)).to_have_count(0)
         page.goto(f"{overview}?q={quote(name)}")
         expect(field).to_have_value(str(minutes))
@@ -433,9 +433,9 @@ def test_minutes_split_across_short_sessions_add_up_to_the_day(new_page, tmp_pat
                       "1:25:00\n", encoding="utf-8")
     page = organiser_page(new_page)
     page.goto(f"/manage/events/{FORUM}/attendance?q={quote(name)}")
-    expect(page.locator("#rule strong")).to_contain_text("online, at least 30 minutes. "
-                                                         "The rate is the share of the "
-                                                         "event's days attended.")
+    expect(page.locator("#rule strong")).to_contain_text(
+        "online, at least 30 minutes (minutes online add up over the day). The rate is the "
+        "share of the event's days attended.")
     expect_rate(page, rid, "0 of 1 day", 0)
     upload_report(page, FORUM, report)
     expect(count_card(page, "matched by email")).to_have_text("1")
