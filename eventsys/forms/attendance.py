@@ -15,7 +15,7 @@ from wtforms import IntegerField, SelectField
 from wtforms.validators import NumberRange, Optional, StopValidation
 
 from eventsys.forms import Form, fields
-from eventsys.models import Event
+from eventsys.models import ID_MAX, Event
 from eventsys.services.attendance import UNIT_LABELS, UNITS
 from eventsys.services.attendance_stats import DayChanges, SheetChanges
 
@@ -88,7 +88,7 @@ def _id(text: str) -> int:
     if not (text.isascii() and text.isdigit() and 0 < len(text) <= 10):
         raise BadSheet(text)
     value = int(text)
-    if not 0 < value < 2**31:
+    if not 0 < value <= ID_MAX:
         raise BadSheet(text)
     return value
 

@@ -11,12 +11,13 @@ from datetime import UTC, datetime
 
 from flask_babel import gettext as _
 
+from eventsys.models import ID_MAX
+
 # A ticket code is 14 characters; a QR code that is not a ticket can hold a long URL, and
 # the page still wants its "Not a ticket code". Beyond this it is not a scan at all.
 CODE_LIMIT = 200
 # The browser's id of one scan: a UUID, or anything of that shape.
 SCAN_ID = re.compile(r"[A-Za-z0-9-]{1,40}")
-ID_MAX = 2**31 - 1  # the database's integer ids
 ACTIONS = ("in", "out")
 
 

@@ -21,7 +21,7 @@ from eventsys.models.attendance import (
     AttendanceReportRow,
 )
 from eventsys.models.audit import AuditLog
-from eventsys.models.base import UTCDateTime, utcnow
+from eventsys.models.base import ID_MAX, UTCDateTime, utcnow
 from eventsys.models.certificate import (
     CERTIFICATE_KINDS,
     CERTIFICATE_STATUSES,
@@ -69,6 +69,7 @@ __all__ = [
     "EVENT_ROLES",
     "EVENT_STATUSES",
     "HOST_ROLES",
+    "ID_MAX",
     "INVITATION_STATUSES",
     "JOB_KINDS",
     "JOB_STATUSES",

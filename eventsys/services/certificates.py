@@ -799,6 +799,7 @@ class _Prepared:
     items: list[tuple[Candidate, CertificateData, int]]  # with the version it will be
     skipped: int  # no longer eligible, or a valid certificate from elsewhere
     actor_id: int | None
+    issue_date: date  # as printed: the verification page shows the same day
 
 
 def _prepare(job: Job, holders: list) -> _Prepared:
@@ -826,7 +827,7 @@ def _prepare(job: Job, holders: list) -> _Prepared:
             continue
         data = printed(found, candidate, code=new_code(), issue_date=issue_date)
         items.append((candidate, data, versions.get((r, p), 1)))
-    return _Prepared(event, template, kind, items, skipped, job.created_by_id)
+    return _Prepared(event, template, kind, items, skipped, job.created_by_id, issue_date)
 
 
 def _holders_filter(pairs: list[tuple[int | None, int | None]]):
@@ -931,7 +932,8 @@ def _store(job: Job | None, prepared: _Prepared,
             "person_id": None if candidate.registration_id else candidate.person_id,
             "version": version, "code": data.code, "holder_name": data.holder_name,
             "holder_name_native": data.holder_name_native, "organisation": data.organisation,
-            "country": data.country, "data": _printed_json(data), "stored_name": name,
+            "country": data.country, "stored_name": name,
+            "data": {**_printed_json(data), "issued_on": prepared.issue_date.isoformat()},
             "sha256": hashlib.sha256(pdf).hexdigest(), "size": len(pdf), "status": "valid",
             "issued_at": now, "revoked_at": None, "revoked_reason": None,
             "job_id": job.id if job else None, "message_id": None})
@@ -1013,9 +1015,10 @@ def reissue(certificate: Certificate, *, actor: User | None,
         raise Conflict(_("Its holder is no longer a participant (or in the programme), so "
                          "there is nothing to print on a new version. Revoke it instead."))
     version = _next_versions(event, kind, [holder]).get(holder, certificate.version + 1)
-    data = printed(found, candidate, code=new_code(), issue_date=issue_day(event))
+    issue_date = issue_day(event)
+    data = printed(found, candidate, code=new_code(), issue_date=issue_date)
     prepared = _Prepared(event, found.template, kind, [(candidate, data, version)], 0,
-                         actor.id if actor else None)
+                         actor.id if actor else None, issue_date)
     with _objects_kept():
         db.session.commit()  # nothing held while WeasyPrint works
         pdfs = _render(prepared)

@@ -147,13 +147,20 @@ def cancel(job: Job, *, actor: User | None) -> int:
     """Stop a job: nothing more is queued, and its messages not yet sent are withdrawn
     (a message a worker is sending at this moment still goes). A job that has queued all
     its messages can be stopped as long as some still wait: for a mailing that is most of
-    the time it takes. The number withdrawn."""
+    the time it takes. The number withdrawn.
+
+    A certificates job is different: stopping it makes no more certificates, but those made
+    are valid and their holders get their mail (withdrawn, it could never be queued again:
+    its dedupe key is taken). So it is stopped only while certificates are being made, and
+    nothing is withdrawn."""
     waiting = select(OutboxMessage.id).where(OutboxMessage.job_id == job.id,
                                              OutboxMessage.status == "pending")
+    mail_too = job.kind != "certificates"
+    stoppable = Job.status.in_(("queued", "running"))
+    if mail_too:
+        stoppable = or_(stoppable, and_(Job.status == "done", waiting.exists()))
     stopped = db.session.execute(
-        update(Job).where(Job.id == job.id, or_(
-            Job.status.in_(("queued", "running")),
-            and_(Job.status == "done", waiting.exists())))
+        update(Job).where(Job.id == job.id, stoppable)
         .values(status="cancelled", finished_at=utcnow(), lease_until=None)
         .execution_options(synchronize_session=False)).rowcount
     if not stopped:
@@ -163,7 +170,7 @@ def cancel(job: Job, *, actor: User | None) -> int:
         update(OutboxMessage)
         .where(OutboxMessage.job_id == job.id, OutboxMessage.status == "pending")
         .values(status="cancelled", context=None)
-        .execution_options(synchronize_session=False)).rowcount
+        .execution_options(synchronize_session=False)).rowcount if mail_too else 0
     audit.record("job.cancelled", actor=actor, event_id=job.event_id, target=job,
                  withdrawn=withdrawn)
     db.session.commit()
@@ -197,7 +204,7 @@ class Progress:
     def cancellable(self) -> bool:
         """Whether ``cancel`` can still stop something: work to do, or messages waiting."""
         return self.status in ("queued", "running") or (
-            self.status == "done" and self.waiting > 0)
+            self.status == "done" and self.waiting > 0 and not self.certificates)
 
     @property
     def percent(self) -> int:

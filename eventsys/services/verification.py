@@ -38,6 +38,7 @@ from eventsys.extensions import db
 from eventsys.models import Certificate, Event, User
 from eventsys.services import audit
 from eventsys.services.errors import NotFound, ServiceError, Throttled
+from eventsys.services.roster import inert
 
 log = logging.getLogger(__name__)
 
@@ -137,6 +138,16 @@ def _replacement(certificate: Certificate) -> Certificate | None:
         .order_by(Certificate.version.desc()).limit(1))
 
 
+def issued_on(certificate: Certificate) -> date:
+    """The date of issue printed on it (the job's day, fixed when the organiser clicked),
+    not the moment its batch was stored, which may be after midnight: the page must not
+    contradict the paper."""
+    printed = (certificate.data or {}).get("issued_on")
+    if printed:
+        return date.fromisoformat(printed)
+    return local_date(certificate.issued_at, certificate.event.timezone)
+
+
 def describe(certificate: Certificate) -> Verification:
     event: Event = certificate.event
     replaced = _replacement(certificate) if certificate.status == "revoked" else None
@@ -146,7 +157,7 @@ def describe(certificate: Certificate) -> Verification:
         event_slug=event.slug, event_public=event.status != "draft",
         event_start=event.start_date, event_end=event.end_date,
         issued_at=certificate.issued_at,
-        issued_on=local_date(certificate.issued_at, event.timezone),
+        issued_on=issued_on(certificate),
         status=certificate.status,
         revoked_on=local_date(certificate.revoked_at, event.timezone)
         if certificate.status == "revoked" else None,
@@ -477,8 +488,11 @@ def write_archive(entries: list[ArchiveEntry]) -> Iterator[bytes]:
             info.compress_type = zipfile.ZIP_DEFLATED
             info.external_attr = 0o644 << 16
             zf.writestr(info, data)
-            table.writerow([entry.filename, entry.holder_name, entry.holder_name_native or "",
-                            entry.organisation or "", entry.country or "", entry.code,
+            # Names and organisations are typed by participants: a spreadsheet must never
+            # take one for a formula (roster.inert, as every export).
+            table.writerow([entry.filename, inert(entry.holder_name),
+                            inert(entry.holder_name_native or ""),
+                            inert(entry.organisation or ""), entry.country or "", entry.code,
                             entry.version, entry.issued_at.isoformat(), entry.sha256])
             yield sink.take()
         zf.writestr("certificates.csv", "\ufeff" + manifest.getvalue())  # BOM: for Excel

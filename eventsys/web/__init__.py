@@ -12,6 +12,7 @@ from werkzeug.routing import BaseConverter, IntegerConverter, ValidationError
 
 from eventsys.extensions import db, login_manager
 from eventsys.i18n import available_locales
+from eventsys.models import ID_MAX
 from eventsys.services import accounts
 from eventsys.services.errors import ServiceError
 
@@ -52,7 +53,7 @@ class IdConverter(IntegerConverter):
     """A database id: a plain positive integer that fits the column."""
 
     def __init__(self, url_map):
-        super().__init__(url_map, min=1, max=2**31 - 1)
+        super().__init__(url_map, min=1, max=ID_MAX)
 
 
 def init_web(app: Flask) -> None:

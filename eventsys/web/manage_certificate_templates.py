@@ -17,7 +17,7 @@ from flask_login import current_user
 
 from eventsys.extensions import db
 from eventsys.forms.certificate_template import CertificateTemplateForm
-from eventsys.models import CertificateTemplate
+from eventsys.models import ID_MAX, CertificateTemplate
 from eventsys.services import certificate_images, certificate_render, certificates
 from eventsys.services.errors import NotFound, ServiceError
 from eventsys.web.manage import bp
@@ -72,13 +72,19 @@ def event_certificate_template(kind: str):
                             _anchor="preview"))
 
 
-def _holder_id(name: str) -> int | None:
-    value = request.args.get(name, "")
-    if not value:
-        return None
+def _id(value: str) -> int:
+    """An id from the query string; 400 for what is not a number, 404 for one that no row
+    can have (PostgreSQL refuses to compare an integer column with 2**31)."""
     if not (value.isascii() and value.isdigit() and len(value) <= 10):
         abort(400)
+    if not 1 <= int(value) <= ID_MAX:
+        raise NotFound(_("There is nobody of this event to preview the certificate for."))
     return int(value)
+
+
+def _holder_id(name: str) -> int | None:
+    value = request.args.get(name, "")
+    return _id(value) if value else None
 
 
 def _preview_item(kind: str, template: CertificateTemplate):
@@ -90,9 +96,9 @@ def _preview_item(kind: str, template: CertificateTemplate):
     if holder[:1] in ("r", "p") and holder[1:].isascii() and holder[1:].isdigit() \
             and len(holder) <= 11:
         if holder[0] == "r":
-            registration_id = int(holder[1:])
+            registration_id = _id(holder[1:])
         else:
-            person_id = int(holder[1:])
+            person_id = _id(holder[1:])
     issue_date = certificates.issue_day(g.event)
     if registration_id is None and person_id is None:
         found = certificates.eligibility(g.event, kind, template=template)

@@ -23,9 +23,9 @@ from flask_login import current_user
 from flask_wtf.csrf import CSRFError, generate_csrf
 
 from eventsys.extensions import csrf, db
-from eventsys.forms.checkin import ID_MAX, BadScan, parse_scan
+from eventsys.forms.checkin import BadScan, parse_scan
 from eventsys.i18n import country_name
-from eventsys.models import AgendaSession, Event, utcnow
+from eventsys.models import ID_MAX, AgendaSession, Event, utcnow
 from eventsys.services import accounts, attendance
 from eventsys.services.errors import NotFound, ServiceError
 from eventsys.web.manage import CHECKIN_ENDPOINTS, bp

