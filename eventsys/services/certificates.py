@@ -604,6 +604,10 @@ def issue(event: Event, kind: str, *, actor: User | None) -> Job:
     template = template_of(event, kind)
     if not template.enabled:
         raise Conflict(_("This kind of certificate is switched off for this event."))
+    # Two clicks at once must not make two jobs (each rendering everything): the event's
+    # row is held until this job is committed, so the second click finds it running. (On
+    # SQLite every write transaction is serialised already.)
+    db.session.execute(select(Event.id).where(Event.id == event.id).with_for_update())
     running = running_job(event, kind)
     if running is not None:
         return running
@@ -863,19 +867,12 @@ def _render(prepared: _Prepared) -> dict[str, tuple[str, bytes]]:
         return {}
     try:
         pdfs = certificate_render.render_batch(prepared.event, prepared.template, items)
+    except OSError:
+        raise  # a disk or a file that may be back: the batch is tried again
     except Exception:
-        if len(items) == 1:
-            raise
         log.exception("a batch of %d certificates failed; rendering them one by one",
                       len(items))
-        pdfs = []
-        for item in items:
-            try:
-                pdfs.append(certificate_render.render_batch(
-                    prepared.event, prepared.template, [item])[0])
-            except Exception:
-                log.exception("certificate for %r could not be rendered", item.holder_name)
-                pdfs.append(None)
+        pdfs = [_render_one(prepared, item) for item in items] if len(items) > 1 else [None]
     written: dict[str, tuple[str, bytes]] = {}
     for item, pdf in zip(items, pdfs, strict=True):
         if pdf is None:
@@ -884,6 +881,14 @@ def _render(prepared: _Prepared) -> dict[str, tuple[str, bytes]]:
         media.write_file(FILES, name, pdf)
         written[item.code] = (name, pdf)
     return written
+
+
+def _render_one(prepared: _Prepared, item: CertificateData) -> bytes | None:
+    try:
+        return certificate_render.render_batch(prepared.event, prepared.template, [item])[0]
+    except Exception:
+        log.exception("certificate for %r could not be rendered", item.holder_name)
+        return None
 
 
 def stored_name(code: str) -> str:
@@ -1022,6 +1027,10 @@ def reissue(certificate: Certificate, *, actor: User | None,
     with _objects_kept():
         db.session.commit()  # nothing held while WeasyPrint works
         pdfs = _render(prepared)
+    if data.code not in pdfs:
+        raise ServiceError(_("The new version could not be laid out (logged for the "
+                             "administrator). Check the design's preview for this person: "
+                             "a text may be too long for the page."))
     old = db.session.scalar(select(Certificate).where(Certificate.id == old_id)
                             .with_for_update().execution_options(populate_existing=True))
     if old is None or old.status != "valid":

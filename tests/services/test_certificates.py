@@ -7,6 +7,7 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+import threading
 from datetime import date, datetime, timedelta
 from pathlib import Path
 
@@ -18,6 +19,7 @@ from eventsys.models import (
     AuditLog,
     Certificate,
     CertificateTemplate,
+    Event,
     EventRole,
     Job,
     OutboxMessage,
@@ -31,7 +33,7 @@ from eventsys.services.certificates import Rule
 from eventsys.services.errors import Conflict, NotFound, ServiceError
 from eventsys.services.registration import RegistrationInput
 from eventsys.services.tickets import ALPHABET
-from tests.conftest import delivered
+from tests.conftest import base_config, delivered
 
 # Helpers ---------------------------------------------------------------------------------
 
@@ -509,6 +511,47 @@ def test_the_verification_page_shows_the_date_printed_not_when_the_batch_was_sto
     assert {verification.verify(c.code).issued_on for c in made} == {date(2019, 8, 23)}
 
 
+def test_two_clicks_at_once_make_one_job(workshop, database_url, tmp_path, monkeypatch):
+    """Two organisers press "Issue" in the same instant, each on their own connection:
+    one job, which both are shown."""
+    if not database_url.startswith("postgresql"):
+        pytest.skip("SQLite has one writer at a time: there is no race to lose")
+    from eventsys import create_app
+
+    monkeypatch.setattr(certificates.tasks, "enqueue", lambda *args: False)
+    set_rule(workshop, "participation")
+    event_id = workshop.id
+    db.session.commit()
+    app = create_app(base_config(tmp_path / "clicks", database_url, SQLALCHEMY_ENGINE_OPTIONS={
+        "pool_size": 2, "max_overflow": 0, "pool_timeout": 60}))
+    barrier = threading.Barrier(2, timeout=60)
+    job_ids: list[int] = []
+    errors: list[Exception] = []
+
+    def click():
+        with app.app_context():
+            try:
+                event = db.session.get(Event, event_id)
+                barrier.wait()
+                job_ids.append(certificates.issue(event, "participation", actor=None).id)
+            except Exception as exc:
+                errors.append(exc)
+                barrier.abort()
+            finally:
+                db.session.remove()
+
+    threads = [threading.Thread(target=click) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    with app.app_context():
+        db.engine.dispose()
+    assert not errors and len(job_ids) == 2 and len(set(job_ids)) == 1, (job_ids, errors)
+    assert db.session.scalar(select(func.count()).select_from(Job).where(
+        Job.kind == "certificates")) == 1
+
+
 def test_cancelling_keeps_the_mail_of_the_certificates_made(workshop, no_workers, app):
     """Stopped half way: no more certificates, but those made are valid and their holders
     still get their mail (withdrawn, it could never be queued again)."""
@@ -533,7 +576,7 @@ def test_cancelling_keeps_the_mail_of_the_certificates_made(workshop, no_workers
 
 
 def test_a_name_that_cannot_be_laid_out_does_not_hold_up_the_others(
-        workshop, no_workers, monkeypatch):
+        workshop, no_workers, monkeypatch, app):
     render = certificates.certificate_render.render_batch
 
     def fussy(event, template, items):
@@ -543,10 +586,23 @@ def test_a_name_that_cannot_be_laid_out_does_not_hold_up_the_others(
 
     monkeypatch.setattr(certificates.certificate_render, "render_batch", fussy)
     set_rule(workshop, "participation")
-    job_id = certificates.issue(workshop, "participation", actor=None).id
-    certificates.work(job_id)
-    progress = jobs.progress(db.session.get(Job, job_id))
-    assert (progress.made, progress.skipped, progress.status) == (4, 1, "done")
+    for batch in (100, 1):  # in a batch with others, and alone in its batch (not retried)
+        app.config["CERTIFICATE_BATCH"] = batch
+        job_id = certificates.issue(workshop, "participation", actor=None).id
+        certificates.work(job_id)
+        progress = jobs.progress(db.session.get(Job, job_id))
+        assert (progress.made, progress.skipped, progress.status) == (4, 1, "done"), batch
+        for certificate in valid_of(workshop, "participation"):
+            certificates.revoke(certificate, "again", actor=None)
+    # A re-issue that cannot be laid out says so, and the valid one stays.
+    monkeypatch.setattr(certificates.certificate_render, "render_batch", render)
+    certificates.work(certificates.issue(workshop, "participation", actor=None).id)
+    (nino,) = [c for c in valid_of(workshop, "participation") if c.holder_name.startswith("Nino")]
+    monkeypatch.setattr(certificates.certificate_render, "render_batch", fussy)
+    with pytest.raises(ServiceError, match="could not be laid out"):
+        certificates.reissue(nino, actor=None)
+    db.session.refresh(nino)
+    assert nino.status == "valid"
 
 
 # One certificate --------------------------------------------------------------------------
