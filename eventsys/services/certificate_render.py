@@ -29,7 +29,7 @@ from pathlib import Path
 
 import segno
 from flask import current_app
-from flask_babel import format_date
+from flask_babel import force_locale, format_date
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
@@ -447,13 +447,31 @@ def batch_html(event: Event, template: CertificateTemplate,
         orientation="portrait" if template.page_size.endswith("portrait") else "landscape")
 
 
+def print_locale() -> str:
+    """The certificates' language (``CERTIFICATE_LOCALE``, else the site's), whoever
+    renders them. Dates read day, month in words, year ("7 December 2021"), the way most of
+    the world reads them: English is British English here."""
+    configured = current_app.config.get("CERTIFICATE_LOCALE")
+    if configured:
+        return configured
+    default = current_app.config.get("BABEL_DEFAULT_LOCALE", "en")
+    return "en_GB" if default == "en" else default
+
+
 def render_batch(event: Event, template: CertificateTemplate,
                  items: list[CertificateData], *, preview: bool = False) -> list[bytes]:
     """One standalone PDF per item, in the same order. The items are laid out together as
     one WeasyPrint document, a page each, and each page is written as its own PDF.
-    ``preview`` prints "Preview" across each page."""
+    ``preview`` prints "Preview" across each page. In the certificates' language, whoever
+    asks: a worker and an organiser's request print alike."""
     if not items:
         return []
+    with force_locale(print_locale()):
+        return _render_batch(event, template, items, preview)
+
+
+def _render_batch(event: Event, template: CertificateTemplate,
+                  items: list[CertificateData], preview: bool) -> list[bytes]:
     images = _images(template)
     html = batch_html(event, template, items, images, preview=preview)
     images.update((_qr_name(item), qr_png(item.verify_url)) for item in items)

@@ -44,9 +44,9 @@ from pathlib import Path
 from babel import Locale
 from babel.dates import format_date, format_interval, parse_pattern
 from flask import current_app
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_babel import ngettext
 from sqlalchemy import func, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -517,16 +517,6 @@ def set_override(event: Event, kind: str, registration_id: int, include: bool | 
 
 # What is printed --------------------------------------------------------------------------
 
-def _print_locale() -> str:
-    """Dates on certificates: day, month in words, year ("7 December 2021"), the way
-    most of the world reads them, in the site's language."""
-    configured = current_app.config.get("CERTIFICATE_LOCALE")
-    if configured:
-        return configured
-    default = current_app.config.get("BABEL_DEFAULT_LOCALE", "en")
-    return "en_GB" if default == "en" else default
-
-
 _ABBREVIATED_MONTH = re.compile(r"(?<![ML])([ML])\1\1(?![ML])")
 
 
@@ -534,7 +524,7 @@ def event_dates(event: Event) -> str:
     """"7 December 2021", "12–23 August 2019", "28 July – 3 August 2019": the locale's
     interval with the month in full. CLDR gives intervals with abbreviated months and says
     to widen them for a skeleton asking for more; Babel does not, so it is done here."""
-    locale = Locale.parse(_print_locale())
+    locale = Locale.parse(certificate_render.print_locale())
     start, end = event.start_date, event.end_date
     if start == end:
         return format_date(start, "long", locale=locale)
@@ -554,18 +544,21 @@ def issue_day(event: Event, moment: datetime | None = None) -> date:
 
 def printed(found: Eligibility, candidate: Candidate, *, code: str,
             issue_date: date) -> CertificateData:
-    """What a certificate of ``found.kind`` prints for ``candidate``."""
+    """What a certificate of ``found.kind`` prints for ``candidate``: in the certificates'
+    language, whoever asks (a worker, or an organiser re-issuing in their own language),
+    so that a re-issue reads like the rest of the batch."""
     event, kind = found.event, found.kind
     attended = ""
     if kind in ("completion", "participation") and candidate.rate is not None:
-        attended = _attended_text(candidate.rate, found.by_day, found.counting_sessions)
+        with force_locale(certificate_render.print_locale()):
+            attended = _attended_text(candidate.rate, found.by_day, found.counting_sessions)
     return CertificateData(
         code=code, verify_url=messaging.external_url("verify.certificate", code=code),
         holder_name=candidate.name, holder_name_native=candidate.name_native,
         organisation=candidate.organisation, country=candidate.country, kind=kind,
         event_title=event.title, dates=event_dates(event), cities=", ".join(event.cities),
         attended=attended,
-        issue_date=format_date(issue_date, "long", locale=_print_locale()),
+        issue_date=format_date(issue_date, "long", locale=certificate_render.print_locale()),
         sessions=candidate.spoke_in if kind == "speaker" else ())
 
 
