@@ -28,8 +28,9 @@ from functools import cache
 from pathlib import Path
 
 import segno
+from babel import dates as babel_dates
 from flask import current_app
-from flask_babel import force_locale, format_date
+from flask_babel import force_locale
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
@@ -477,10 +478,11 @@ def _render_batch(event: Event, template: CertificateTemplate,
     images.update((_qr_name(item), qr_png(item.verify_url)) for item in items)
     css = stylesheet(template.kind, template.page_size)
     if template.background in images:
-        # The organiser's picture is the page's design: it covers the page, and our frame
-        # steps aside (the boxes inside keep their places).
+        # The organiser's picture is the page's design: it covers the whole sheet, to its
+        # edges (a page's background stops at its margin, so the margin becomes padding),
+        # and our frame steps aside; the boxes inside keep their places.
         css += (f'@page {{ background: url("{fonts.image_url(template.background)}") '
-                "center / cover no-repeat; border-color: transparent; }\n"
+                "center / cover no-repeat; margin: 0; border: 0; padding: 11.2mm; }\n"
                 ".certificate { border-color: transparent; }\n")
     document = fonts.render_document(html, css, images, lean=True)
     if len(document.pages) != len(items):
@@ -508,7 +510,7 @@ def sample_data(event: Event, kind: str, dates: str, issue_date: date) -> Certif
         organisation=_("Sample Science Park"), country=None, kind=kind,
         event_title=event.title, dates=dates, cities=", ".join(event.cities),
         attended=_("12 of 12 sessions") if kind in ("completion", "participation") else "",
-        issue_date=format_date(issue_date, "long"),
+        issue_date=babel_dates.format_date(issue_date, "long", locale=print_locale()),
         sessions=(_("Opening keynote"),) if kind == "speaker" else ())
 
 
