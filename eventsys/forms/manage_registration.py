@@ -18,7 +18,7 @@ from wtforms.validators import URL, DataRequired, Length, NumberRange, Optional
 
 from eventsys.forms import Form, fields
 from eventsys.models import Event
-from eventsys.services.registration import RegistrationSettings
+from eventsys.services.registration import DetailsInput, RegistrationSettings
 
 APPROVAL_LABELS = {"open": _l("Open: confirmed at once while places last"),
                    "application": _l("By application: organisers approve or decline")}
@@ -105,3 +105,26 @@ class MoveForm(Form):
     mode = SelectField(_l("Attending"), choices=fields.choices(
         [("in_person", _l("In person")), ("online", _l("Online"))]))
 
+
+class DetailsForm(Form):
+    """An organiser's correction of a participant's details (their certificate prints them)."""
+
+    name = StringField(_l("Full name (Latin letters)"),
+                       validators=[DataRequired(), Length(max=200)],
+                       description=_l("As badges and certificates print it."))
+    name_native = StringField(_l("Full name in own script"),
+                              validators=[Optional(), Length(max=200)])
+    organisation_name = StringField(_l("Organisation"), validators=[Optional(), Length(max=200)])
+    job_title = StringField(_l("Job title"), validators=[Optional(), Length(max=200)])
+    country = fields.CountryField(_l("Country"), validators=[Optional()])
+
+    @classmethod
+    def of(cls, registration, **kwargs) -> DetailsForm:
+        form = cls(obj=registration, **kwargs)
+        form.country.choices = fields.countries(blank="")
+        return form
+
+    def to_input(self) -> DetailsInput:
+        return DetailsInput(name=self.name.data or "", name_native=self.name_native.data,
+                            organisation_name=self.organisation_name.data,
+                            job_title=self.job_title.data, country=self.country.data or None)

@@ -1079,6 +1079,19 @@ def summaries(event: Event) -> list[KindSummary]:
                         counts.get((kind, "revoked"), 0)) for kind in CERTIFICATE_KINDS]
 
 
+def valid_without_candidate(found: Eligibility, limit: int = 200) -> list[Certificate]:
+    """Valid certificates of ``found.kind`` whose holder is no longer among the candidates
+    (a registration cancelled after the certificate was issued, a speaker taken off the
+    programme): still valid for anyone who checks, so the organiser must see them to
+    decide whether to revoke."""
+    held = {c.key for c in found.candidates}
+    return [c for c in db.session.scalars(select(Certificate).where(
+        Certificate.event_id == found.event.id, Certificate.kind == found.kind,
+        Certificate.status == "valid").order_by(Certificate.holder_name, Certificate.id))
+        if (f"r{c.registration_id}" if c.registration_id else f"p{c.person_id}")
+        not in held][:limit]
+
+
 def revoked_of(event: Event, kind: str, limit: int = 200) -> list[Certificate]:
     return list(db.session.scalars(select(Certificate).where(
         Certificate.event_id == event.id, Certificate.kind == kind,

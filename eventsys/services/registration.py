@@ -22,6 +22,7 @@ from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import bindparam, func, select, update
 
 from eventsys.extensions import db
@@ -413,12 +414,23 @@ def promote_from_waitlist(event_id: int, mode: str) -> list[Registration]:
         promoted.append(candidate)
 
 
+def is_over(event: Event) -> bool:
+    """Whether the event's last day has ended where it takes place."""
+    return attendance.local_day(event, utcnow()) > event.end_date
+
+
 def cancel(registration_id: int, *, actor: User | None, by_participant: bool,
            reason: str | None = None) -> Registration:
+    """Cancel a registration. A participant cannot once the event is over: there is no
+    place left to give back, and what they attended (and the certificate it earned) stands.
+    Organisers still can (a certificate issued stays valid until they revoke it)."""
     registration = _locked(registration_id)
     if registration.status in ("cancelled", "declined"):
         db.session.rollback()
         raise Conflict(_("This registration is cancelled already."))
+    if by_participant and is_over(registration.event):
+        db.session.rollback()
+        raise Conflict(_("The event is over, so there is nothing to cancel."))
     was = registration.status
     registration.status = "cancelled"
     registration.decision_reason = _clean(reason, 1000)
@@ -476,6 +488,51 @@ def decline(registration_ids: Iterable[int], *, actor: User | None,
         declined += 1
     db.session.commit()
     return declined
+
+
+@dataclass
+class DetailsInput:
+    """What an organiser may correct of what a participant typed."""
+
+    name: str
+    name_native: str | None = None
+    organisation_name: str | None = None
+    job_title: str | None = None
+    country: str | None = None
+
+
+DETAIL_LABELS = {"name": _l("name"), "name_native": _l("name in own script"),
+                 "organisation_name": _l("organisation"), "job_title": _l("job title"),
+                 "country": _l("country")}
+
+
+def correct_details(registration: Registration, details: DetailsInput, *,
+                    actor: User | None) -> list[str]:
+    """An organiser corrects a participant's details (a misspelt name, say, before their
+    certificate is re-issued): checked as at registration, recorded in the history with
+    the old values. The fields changed (empty: nothing was)."""
+    texts = {k: getattr(details, k) for k in ("name", "name_native", "organisation_name",
+                                              "job_title")}
+    if any(has_control_chars(v) for v in texts.values() if v):
+        raise ServiceError(_("Some text contains characters that are not allowed."))
+    cleaned: dict[str, str | None] = {k: _clean(v, MAX_TEXT[k]) for k, v in texts.items()}
+    if not cleaned["name"]:
+        raise ServiceError(_("A registration needs a name."))
+    country = (details.country or "").strip().upper() or None
+    if country and not is_country(country):
+        raise ServiceError(_("Unknown country code %(code)s.", code=country[:10]))
+    cleaned["country"] = country
+    changed = {k: (getattr(registration, k), v) for k, v in cleaned.items()
+               if getattr(registration, k) != v}
+    if not changed:
+        return []
+    for key, (_old, new) in changed.items():
+        setattr(registration, key, new)
+    audit.record("registration.corrected", actor=actor, event_id=registration.event_id,
+                 target=registration, **{k: {"was": old, "now": new}
+                                         for k, (old, new) in changed.items()})
+    db.session.commit()
+    return list(changed)
 
 
 def move_mode(registration_id: int, mode: str, *, actor: User | None) -> Registration:

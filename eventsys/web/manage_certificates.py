@@ -58,6 +58,7 @@ def _page(kind: str, *, rule_form: RuleForm | None = None, status: int = 200):
         "not_eligible": not c.eligible, "issued": c.certificate is not None,
         "changed": c.changed}[shown]]
     job = certificates.running_job(g.event, kind)
+    revoked = certificates.revoked_of(g.event, kind)
     return render_template(
         "manage/certificates.html", event=g.event, kind=kind, found=found,
         summaries=certificates.summaries(g.event), kind_labels=certificates.KIND_LABELS,
@@ -66,7 +67,9 @@ def _page(kind: str, *, rule_form: RuleForm | None = None, status: int = 200):
         rows=rows[:SHOWN], more=max(0, len(rows) - SHOWN), shown=shown, filters=FILTERS,
         glyphs=certificates.glyph_warnings(found), job=job,
         progress=jobs.progress(job) if job else None,
-        revoked=certificates.revoked_of(g.event, kind),
+        revoked=revoked, stray=certificates.valid_without_candidate(found),
+        revoked_holders={f"r{r.registration_id}" if r.registration_id else f"p{r.person_id}"
+                         for r in revoked},
         action=ActionForm(), override=OverrideForm(formdata=None), decisions=DECISIONS,
         revoke=RevokeForm(formdata=None), reissue=ReissueForm(formdata=None),
         summary=lambda c: certificates.rate_summary(c.rate, found.by_day,

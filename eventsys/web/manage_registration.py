@@ -7,10 +7,12 @@ from flask import Response, abort, flash, g, redirect, render_template, request,
 from flask_babel import gettext as _
 from flask_login import current_user
 
+from eventsys.extensions import db
 from eventsys.forms import ActionForm
 from eventsys.forms.manage_registration import (
     QUESTION_KIND_LABELS,
     DecisionForm,
+    DetailsForm,
     MoveForm,
     QuestionForm,
     RegistrationSettingsForm,
@@ -74,8 +76,33 @@ def event_registration(registration_id: int):
         "manage/registration.html", event=g.event, registration=found,
         history=audit_trail.of_target("Registration", found.id),
         decision=DecisionForm(), move=MoveForm(mode=found.mode),
-        questions=g.event.questions,
+        details=DetailsForm.of(found), questions=g.event.questions,
     )
+
+
+@bp.post("/events/<slug:slug>/registrations/<id:registration_id>/details")
+def event_registration_details(registration_id: int):
+    found = registration.of_event(g.event, registration_id)
+    form = DetailsForm.of(found, formdata=request.form)
+    problem = None
+    if form.validate_on_submit():
+        try:
+            changed = registration.correct_details(found, form.to_input(), actor=current_user)
+        except ServiceError as exc:
+            db.session.rollback()
+            problem = exc.message
+        else:
+            flash(_("Corrected: %(what)s.", what=", ".join(
+                str(registration.DETAIL_LABELS[k]) for k in changed)) if changed
+                else _("Nothing was changed."), "success")
+            return redirect(url_for("manage.event_registration", slug=g.event.slug,
+                                    registration_id=registration_id, _anchor="details"))
+    response = render_template(
+        "manage/registration.html", event=g.event, registration=found,
+        history=audit_trail.of_target("Registration", found.id), decision=DecisionForm(),
+        move=MoveForm(mode=found.mode), details=form, details_problem=problem,
+        questions=g.event.questions)
+    return response, 400
 
 
 @bp.post("/events/<slug:slug>/registrations/<id:registration_id>/move")

@@ -111,6 +111,7 @@ def page(token: str):
         join_url=join, rate=_rate(found),
         certificates=verification.certificates_of(found.id),
         action=ActionForm(), just_registered=request.args.get("new") == "1",
+        over=registration.is_over(found.event),
         closes_at=registration.registration_closes_at(found.event),
     )
     return no_store(Response(response))
@@ -135,7 +136,7 @@ def cancel(token: str):
             form=form)))
     if not form.validate_on_submit():
         abort(400)
-    registration.cancel(found.id, actor=None, by_participant=True)
+    registration.cancel(found.id, actor=None, by_participant=True)  # a Conflict is a 409 page
     flash(_("Your registration is cancelled. We have sent you a confirmation."), "success")
     return redirect(url_for("registration.page", token=token))
 

@@ -168,6 +168,27 @@ def test_issue_goes_to_the_progress_page_then_revoke_and_reissue(as_manager, wor
     assert as_manager.post(f"{BASE}/issued/{second.id}/reissue").status_code == 400
 
 
+def test_a_valid_certificate_of_a_cancelled_registration_stays_in_sight(as_manager, workshop,
+                                                                      manager):
+    """Cancelled after the certificate was issued: it still verifies as valid, so the
+    organiser sees it (and may revoke it); a revoked holder's row says so."""
+    submit(as_manager, f"{BASE}/completion/issue", {}, page=BASE)
+    issued = db.session.scalars(select(Certificate).order_by(Certificate.id)).all()
+    gone = db.session.get(Registration, issued[0].registration_id)
+    reg.cancel(gone.id, actor=manager, by_participant=False)
+    html = page(as_manager.get(f"{BASE}/completion"))
+    stray = html.split("Valid, but no longer among the people above", 1)[1]
+    assert issued[0].code in stray and f"/issued/{issued[0].id}/revoke" in stray
+    response = submit(as_manager, f"{BASE}/issued/{issued[0].id}/revoke",
+                      {"reason": "cancelled"}, page=BASE)
+    assert response.status_code == 302
+    html = page(as_manager.get(f"{BASE}/completion"))
+    assert "Valid, but no longer among" not in html
+    submit(as_manager, f"{BASE}/issued/{issued[1].id}/revoke", {"reason": "typo"}, page=BASE)
+    assert "Revoked (see below) · issuing gives a new version" in page(
+        as_manager.get(f"{BASE}/completion"))
+
+
 def test_another_events_certificate_is_out_of_reach(as_manager, workshop, make_event,
                                                     manager):
     other = make_event("other", creator=manager)

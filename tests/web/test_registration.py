@@ -291,3 +291,53 @@ def test_registration_list_query_count_is_constant(organiser_client, app, forum)
         assert queries() == few
     finally:
         sa_event.remove(db.engine, "before_cursor_execute", before)
+
+
+def test_an_organiser_corrects_a_participant_s_details(organiser_client, app, forum):
+    """A misspelt name is corrected before the certificate is re-issued: saved cleaned,
+    recorded with the old value; bad values are refused whole with a 400."""
+    submit(app.test_client(), "/events/forum/register", form(1, name="Mihaly  Kovacs"))
+    person = db.session.scalar(select(Registration))
+    url = f"/manage/events/forum/registrations/{person.id}"
+    page = organiser_client.get(url).get_data(as_text=True)
+    assert "Correct the details" in page and 'value="Mihaly  Kovacs"' not in page
+    good = {"name": " Kovács  Mihály ", "name_native": "", "organisation_name": "ELTE",
+            "job_title": "", "country": "HU"}
+    response = submit(organiser_client, url + "/details", good, page=url)
+    assert response.status_code == 302
+    db.session.refresh(person)
+    assert (person.name, person.organisation_name, person.country, person.job_title) == (
+        "Kovács Mihály", "ELTE", "HU", None)
+    page = organiser_client.get(url).get_data(as_text=True)
+    assert "Corrected: name, organisation, job title, country." in page
+    assert "registration.corrected" in page and "Mihaly Kovacs" in page  # the old value
+    for bad in ({"name": ""}, {"name": "x" * 201}, {"name": "Kovács\x00"},
+                {"country": "XX"}, {"organisation_name": "o" * 201}):
+        response = submit(organiser_client, url + "/details", {**good, **bad}, page=url)
+        assert response.status_code == 400, bad
+    db.session.refresh(person)
+    assert person.name == "Kovács Mihály" and person.country == "HU"
+    assert submit(organiser_client, url + "/details", good, page=url).status_code == 302
+    assert "Nothing was changed." in organiser_client.get(url).get_data(as_text=True)
+
+
+def test_after_the_event_the_page_leads_with_certificates_and_cannot_cancel(client, forum):
+    """The event is over: no ticket, calendar or cancel button, and a cancel posted anyway
+    is refused with a message (what they attended and earned stands)."""
+    from datetime import timedelta
+
+    from eventsys.services.registration import RegistrationInput
+
+    outcome = reg.register(forum, RegistrationInput("ana@example.org", "Ana", "in_person"))
+    url = f"/r/{outcome.token}"
+    assert "Cancel my registration" in client.get(url).get_data(as_text=True)
+    forum.start_date -= timedelta(days=60)
+    forum.end_date = forum.start_date
+    db.session.commit()
+    page = client.get(url).get_data(as_text=True)
+    assert "Cancel my registration" not in page and "Your ticket" not in page
+    response = submit(client, url + "/cancel", {}, page=url + "/cancel")
+    assert response.status_code == 409
+    assert "The event is over, so there is nothing to cancel." in response.get_data(
+        as_text=True)
+    assert db.session.get(Registration, outcome.registration_id).status == "confirmed"
