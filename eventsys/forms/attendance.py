@@ -37,7 +37,7 @@ class WholeNumberField(IntegerField):
         text = valuelist[0].strip()
         if not text:
             return
-        if not (text.isascii() and text.isdigit() and len(text) <= 6):
+        if not (text.isascii() and text.isdigit() and len(text) <= 10):
             raise ValueError(self.message or _l("Enter a whole number."))
         self.data = int(text)
 

@@ -10,6 +10,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from eventsys.forms import Form, fields
 from eventsys.forms.attendance import WholeNumberField
+from eventsys.models import ID_MAX
 from eventsys.services.certificates import NOTE_LIMIT, Rule
 
 
@@ -71,7 +72,7 @@ DECISIONS = (("rule", _l("Follow the rule")), ("include", _l("Include")),
 
 
 class OverrideForm(Form):
-    registration = WholeNumberField(validators=[DataRequired()])
+    registration = WholeNumberField(validators=[DataRequired(), NumberRange(1, ID_MAX)])
     decision = SelectField(_l("Decision"), choices=fields.choices(DECISIONS))
     note = StringField(_l("Note"), validators=[Optional(), Length(max=NOTE_LIMIT)],
                        description=_l("Why, for the record (shown to organisers only)."))

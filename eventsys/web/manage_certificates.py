@@ -79,6 +79,20 @@ def _page(kind: str, *, rule_form: RuleForm | None = None, status: int = 200):
     ), status
 
 
+def _refused(kind: str, form, problem: str | None = None):
+    """The page again with what was wrong, said in words (400); a missing or stale CSRF
+    token is a plain 400."""
+    if "csrf_token" in form.errors:
+        abort(400)
+    if problem is None:
+        field, errors = next(iter(form.errors.items()))
+        label = form[field].label.text if field in form._fields else ""
+        problem = f"{label}: {errors[0]}" if label else str(errors[0])
+    db.session.rollback()
+    flash(problem, "error")
+    return _page(kind, status=400)
+
+
 def _back(kind: str, **values):
     return redirect(url_for("manage.event_certificates_kind", slug=g.event.slug, kind=kind,
                             **values))
@@ -110,9 +124,12 @@ def event_certificates_rule(kind: str):
 def event_certificates_override(kind: str):
     form = OverrideForm()
     if not form.validate_on_submit():
-        abort(400)
-    certificates.set_override(g.event, kind, form.registration.data, form.include(),
-                              form.note.data, actor=current_user)
+        return _refused(kind, form)
+    try:
+        certificates.set_override(g.event, kind, form.registration.data, form.include(),
+                                  form.note.data, actor=current_user)
+    except ServiceError as exc:
+        return _refused(kind, form, exc.message)
     flash({True: _("Included, whatever the rule says."),
            False: _("Excluded, whatever the rule says."),
            None: _("The rule decides again.")}[form.include()], "success")
@@ -138,12 +155,16 @@ def event_certificates_issue(kind: str):
 def event_certificate_revoke(certificate_id: int):
     certificate = certificates.certificate_of(g.event, certificate_id)
     form = RevokeForm()
-    if not form.validate_on_submit():
-        flash(_("Say why the certificate is revoked: the verification page shows it."),
-              "error")
-        return _page(certificate.kind, status=400)
     kind = certificate.kind
-    certificates.revoke(certificate, form.reason.data, actor=current_user)
+    if not form.validate_on_submit():
+        return _refused(kind, form, None if form.reason.data else _(
+            "Say why the certificate is revoked: the verification page shows it."))
+    try:
+        certificates.revoke(certificate, form.reason.data, actor=current_user)
+    except ServiceError as exc:
+        if exc.status_code != 400:
+            raise
+        return _refused(kind, form, exc.message)
     flash(_("Certificate %(code)s is revoked.", code=certificate.code), "success")
     return _back(kind)
 
@@ -152,10 +173,15 @@ def event_certificate_revoke(certificate_id: int):
 def event_certificate_reissue(certificate_id: int):
     certificate = certificates.certificate_of(g.event, certificate_id)
     form = ReissueForm()
-    if not form.validate_on_submit():
-        abort(400)
     kind, old_code = certificate.kind, certificate.code
-    new = certificates.reissue(certificate, reason=form.reason.data, actor=current_user)
+    if not form.validate_on_submit():
+        return _refused(kind, form)
+    try:
+        new = certificates.reissue(certificate, reason=form.reason.data, actor=current_user)
+    except ServiceError as exc:
+        if exc.status_code != 400:
+            raise
+        return _refused(kind, form, exc.message)
     flash(_("Certificate %(old)s is revoked and replaced by version %(v)d, %(new)s, "
             "which is being mailed to its holder.", old=old_code, v=new.version,
             new=new.code), "success")

@@ -73,6 +73,7 @@ def _check_the_live_update(page, job_url: str) -> None:
         response = route.fetch()
         body = (response.text()
                 .replace('data-finished="true"', 'data-finished="false"')
+                .replace('data-settled="true"', 'data-settled="false"')
                 .replace('data-field="sent">4<', 'data-field="sent">0<')
                 .replace('<p data-while-running hidden>', '<p data-while-running>')
                 .replace('data-when-finished class="job-done"',

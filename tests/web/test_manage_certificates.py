@@ -131,6 +131,14 @@ def test_include_and_exclude_with_a_note(as_manager, workshop):
         assert submit(as_manager, url, data, page=BASE).status_code == 400, data
     assert submit(as_manager, url, {"registration": "999999", "decision": "include"},
                   page=BASE).status_code == 400
+    # Refused with the reason in words, on the page.
+    for data, message in (
+            ({"note": "n" * 301}, "Note: Field cannot be longer than 300 characters."),
+            ({"note": "late\x00"}, "characters that are not allowed"),
+            ({"registration": "9999999999"}, "Number must be between 1 and 2147483647.")):
+        response = submit(as_manager, url, {"registration": str(third.id),
+                                             "decision": "include", **data}, page=BASE)
+        assert response.status_code == 400 and message in page(response), data
 
 
 def test_issue_goes_to_the_progress_page_then_revoke_and_reissue(as_manager, workshop):
@@ -154,7 +162,8 @@ def test_issue_goes_to_the_progress_page_then_revoke_and_reissue(as_manager, wor
     assert first.code in html
     revoke = f"{BASE}/issued/{first.id}/revoke"
     assert submit(as_manager, revoke, {"reason": ""}, page=BASE).status_code == 400
-    assert submit(as_manager, revoke, {"reason": "x" * 301}, page=BASE).status_code == 400
+    too_long = submit(as_manager, revoke, {"reason": "x" * 301}, page=BASE)
+    assert too_long.status_code == 400 and "longer than 300" in page(too_long)
     second = db.session.scalars(select(Certificate).order_by(Certificate.id)).all()[1]
     response = submit(as_manager, f"{BASE}/issued/{second.id}/reissue", {}, page=BASE)
     assert response.status_code == 302

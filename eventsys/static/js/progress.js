@@ -13,7 +13,7 @@
   });
 
   var box = document.querySelector("[data-progress-url]");
-  if (!box || box.getAttribute("data-finished") === "true") {
+  if (!box || box.getAttribute("data-settled") === "true") {
     return;
   }
   var url = box.getAttribute("data-progress-url");
@@ -57,8 +57,10 @@
       .then(function (data) {
         failures = 0;
         show(data);
-        if (!data.finished) {
-          window.setTimeout(poll, 1000);
+        // Finished, but mail still going out (certificates: made first, mailed after):
+        // the counts keep moving for a while.
+        if (!data.finished || data.waiting > 0) {
+          window.setTimeout(poll, data.finished ? 2000 : 1000);
         }
       })
       .catch(function () {
