@@ -260,7 +260,18 @@ def text_problems(heading: str, body: str, footer: str) -> list[str]:
             problems.append(_("A text is too long (at most %(num)d characters).",
                               num=MAX_LENGTHS[name]))
         problems += placeholder_errors(text)
+    problems += glyph_problems(heading, body, footer)
     return list(dict.fromkeys(problems))
+
+
+def glyph_problems(*texts: str) -> list[str]:
+    """The organiser's own text with characters no vendored font draws (an emoji, a rare
+    script): they would print as boxes on every certificate."""
+    missing = "".join(dict.fromkeys("".join(fonts.missing_glyphs(t) for t in texts if t)))
+    if not missing:
+        return []
+    return [_("These characters cannot be printed (the fonts have no shape for them): "
+              "%(chars)s. Leave them out.", chars=" ".join(missing[:20]))]
 
 
 def save_template(event: Event, kind: str, changes: TemplateChanges, *,
@@ -269,6 +280,8 @@ def save_template(event: Event, kind: str, changes: TemplateChanges, *,
     if a text or an image is not right (nothing is saved then). Images are stored before
     the commit: one left over from a refused change is a file no template names."""
     problems = text_problems(changes.heading, changes.body, changes.footer)
+    problems += glyph_problems(*(text for s in changes.signatories[:MAX_SIGNATORIES]
+                                 for text in (s.name, s.title)))
     if changes.page_size not in PAGE_SIZES:
         problems.append(_("Choose one of the page sizes."))
     if problems:
@@ -517,11 +530,13 @@ def sample_data(event: Event, kind: str, dates: str, issue_date: date) -> Certif
 # What the fonts cannot draw ---------------------------------------------------------------
 
 def missing_glyph_names(items: Iterable[CertificateData]) -> list[tuple[str, str]]:
-    """(name, the characters of it no vendored font draws) for each holder whose name, in
-    Latin or native script, would print with a box; empty when every name prints."""
+    """(text, the characters of it no vendored font draws) for each holder whose name (in
+    Latin or native script), organisation or session titles would print with a box; empty
+    when everything prints."""
     found: list[tuple[str, str]] = []
     for item in items:
-        for name in (item.holder_name, item.holder_name_native):
+        for name in (item.holder_name, item.holder_name_native, item.organisation,
+                     *item.sessions):
             if name:
                 missing = fonts.missing_glyphs(name)
                 if missing:

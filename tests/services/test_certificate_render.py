@@ -365,9 +365,9 @@ def test_uploaded_images_are_checked_and_re_encoded(render_app):
 def test_names_the_fonts_cannot_draw_are_reported():
     linear_b = "\U00010000"
     items = [item(0), item(1, holder_name=f"Ann {linear_b}"),
-             item(2, holder_name_native="ᚠᚢᚦ")]
+             item(2, holder_name_native="ᚠᚢᚦ"), item(3, organisation="Park 🚀")]
     assert certificate_render.missing_glyph_names(items) == [
-        (f"Ann {linear_b}", linear_b), ("ᚠᚢᚦ", "ᚠᚢᚦ")]
+        (f"Ann {linear_b}", linear_b), ("ᚠᚢᚦ", "ᚠᚢᚦ"), ("Park 🚀", "🚀")]
     assert certificate_render.missing_glyph_names([item(n) for n in range(10)]) == []
 
 

@@ -125,6 +125,14 @@ def test_an_unknown_placeholder_is_refused_with_the_known_ones(organiser, worksh
     assert save(organiser, heading="").status_code == 400
     assert save(organiser, page_size="A0").status_code == 400
     assert save(organiser, body="x" * 2001).status_code == 400
+    # What no font can draw would print as boxes on every certificate: refused.
+    for changes in ({"body": "completed {event} 🎉"}, {"heading": "Certificate ✅"},
+                    {"signatories-0-name": "Prof. Zhao 🖋"}):
+        response = save(organiser, **changes)
+        assert response.status_code == 400, changes
+        assert "These characters cannot be printed" in unescape(response.get_data(
+            as_text=True)), changes
+    assert stored(workshop) is None
 
 
 def test_logos_background_and_signatures(organiser, workshop):
