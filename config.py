@@ -101,6 +101,10 @@ def load_config(instance_path: Path, overrides: dict | None = None) -> dict:
         "CERTIFICATE_BATCH_LEASE_SECONDS": float(env.get("CERTIFICATE_BATCH_LEASE_SECONDS",
                                                          30)),
         "CERTIFICATE_LOCALE": env.get("CERTIFICATE_LOCALE") or None,
+        # How many reverse proxies stand in front (nginx: 1). Their X-Forwarded-For and
+        # X-Forwarded-Proto are then believed, so that per-client limits (login, /verify)
+        # count each visitor, not the proxy. 0: none, trust nothing forwarded.
+        "TRUSTED_PROXIES": int(env.get("TRUSTED_PROXIES", 0)),
         # /verify: lookups and PDF uploads per client address and minute (through Redis
         # when there is one, so across all web processes).
         "VERIFY_LOOKUPS_PER_MINUTE": int(env.get("VERIFY_LOOKUPS_PER_MINUTE", 30)),

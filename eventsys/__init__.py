@@ -55,6 +55,11 @@ def create_app(test_config: dict | None = None) -> Flask:
     init_celery(app)
     messaging.init_app(app)
     web.init_web(app)
+    proxies = int(app.config.get("TRUSTED_PROXIES") or 0)
+    if proxies:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies)
     return app
 
 

@@ -294,3 +294,27 @@ def test_the_zip_has_valid_ones_only_and_an_empty_kind_says_so(client, workshop,
     archive = zipfile.ZipFile(io.BytesIO(client.get(ZIP).data))
     assert [n for n in archive.namelist() if n.endswith(".pdf")] == \
         [f"Ayesha-Siddiqui-{current.code}.pdf"]
+
+
+def test_behind_a_proxy_each_visitor_has_their_own_limit(database_url, tmp_path, valid):
+    """TRUSTED_PROXIES=1 (nginx in front): the limit counts the address the proxy saw, not
+    the proxy's own, so one busy scanner does not lock everyone else out."""
+    from eventsys import create_app
+    from tests.conftest import base_config
+
+    behind = create_app(base_config(tmp_path / "proxied", database_url, TRUSTED_PROXIES=1,
+                                    VERIFY_LOOKUPS_PER_MINUTE=2))
+    client = behind.test_client()
+    proxy = {"REMOTE_ADDR": "10.0.0.2"}
+    url = f"/verify/{valid.code}"
+    db.session.commit()  # SQLite: the other app's connection must be able to read
+    for _ in range(2):
+        assert client.get(url, environ_base=proxy,
+                          headers={"X-Forwarded-For": "198.51.100.1"}).status_code == 200
+    assert client.get(url, environ_base=proxy,
+                      headers={"X-Forwarded-For": "198.51.100.1"}).status_code == 429
+    assert client.get(url, environ_base=proxy,
+                      headers={"X-Forwarded-For": "198.51.100.2"}).status_code == 200
+    with behind.app_context():
+        from eventsys.extensions import db as behind_db
+        behind_db.engine.dispose()
