@@ -30,7 +30,7 @@ from pathlib import Path
 import segno
 from babel import dates as babel_dates
 from flask import current_app
-from flask_babel import force_locale
+from flask_babel import force_locale, ngettext
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
@@ -87,16 +87,25 @@ _BRACES = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 def placeholder_errors(text: str) -> list[str]:
     """What is wrong with the placeholders of an organiser's text, in words for them."""
     problems: list[str] = []
+    unknown: list[str] = []
     for match in _BRACES.finditer(text or ""):
-        token, name = match.group(0), match.group(1)
-        if token in ("{{", "}}"):
+        found, name = match.group(0), match.group(1)
+        if found in ("{{", "}}"):
             continue
-        if name is None:
+        if found == "}":
+            problems.append(_("A closing brace has no opening one: placeholders look like "
+                              "{name}; write }} for a brace itself."))
+        elif name is None:
             problems.append(_("A brace is not closed: placeholders look like {name}; write "
                               "{{ and }} for braces themselves."))
         elif name not in PLACEHOLDERS:
-            problems.append(_("{%(name)s} is not a placeholder. Known ones: %(known)s.",
-                              name=name[:40], known=", ".join(f"{{{p}}}" for p in PLACEHOLDERS)))
+            unknown.append(f"{{{name[:40]}}}")
+    if unknown:  # named together, the known ones listed once
+        problems.append(ngettext(
+            "%(names)s is not a placeholder. Known ones: %(known)s.",
+            "%(names)s are not placeholders. Known ones: %(known)s.", len(unknown),
+            names=", ".join(dict.fromkeys(unknown)),
+            known=", ".join(f"{{{p}}}" for p in PLACEHOLDERS)))
     return list(dict.fromkeys(problems))
 
 

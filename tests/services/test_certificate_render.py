@@ -254,6 +254,9 @@ def test_unknown_placeholders_are_an_error_in_words():
         assert problems and all(isinstance(p, str) for p in problems), text
     assert "{nmae} is not a placeholder" in placeholder_errors("{nmae}")[0]
     assert "{name}" in placeholder_errors("{nmae}")[0]  # and which ones there are
+    (both,) = placeholder_errors("{nmae} and {evnt}")  # named together, the list once
+    assert both.startswith("{nmae}, {evnt} are not placeholders") and both.count("{cities}") == 1
+    assert placeholder_errors("a stray } here")[0].startswith("A closing brace has no opening")
 
 
 # Safety: nothing fetched but our fonts and the template's images --------------------------
