@@ -547,11 +547,18 @@ def printed(found: Eligibility, candidate: Candidate, *, code: str,
     """What a certificate of ``found.kind`` prints for ``candidate``: in the certificates'
     language, whoever asks (a worker, or an organiser re-issuing in their own language),
     so that a re-issue reads like the rest of the batch."""
+    with force_locale(certificate_render.print_locale()):
+        return _printed(found, candidate, code=code, issue_date=issue_date)
+
+
+def _printed(found: Eligibility, candidate: Candidate, *, code: str,
+             issue_date: date) -> CertificateData:
+    """``printed``, in the locale already chosen. (Each ``force_locale`` makes the next
+    translation load its catalogue again: once per batch, not once per holder.)"""
     event, kind = found.event, found.kind
     attended = ""
     if kind in ("completion", "participation") and candidate.rate is not None:
-        with force_locale(certificate_render.print_locale()):
-            attended = _attended_text(candidate.rate, found.by_day, found.counting_sessions)
+        attended = _attended_text(candidate.rate, found.by_day, found.counting_sessions)
     return CertificateData(
         code=code, verify_url=messaging.external_url("verify.certificate", code=code),
         holder_name=candidate.name, holder_name_native=candidate.name_native,
@@ -815,15 +822,16 @@ def _prepare(job: Job, holders: list) -> _Prepared:
     versions = _next_versions(event, kind, pairs)
     issue_date = date.fromisoformat(job.payload["issue_date"])
     items, skipped = [], 0
-    for r, p in pairs:
-        if (r, p) in mine:
-            continue
-        candidate = by_key.get(f"r{r}" if r else f"p{p}")
-        if candidate is None or not candidate.to_issue:
-            skipped += 1
-            continue
-        data = printed(found, candidate, code=new_code(), issue_date=issue_date)
-        items.append((candidate, data, versions.get((r, p), 1)))
+    with force_locale(certificate_render.print_locale()):
+        for r, p in pairs:
+            if (r, p) in mine:
+                continue
+            candidate = by_key.get(f"r{r}" if r else f"p{p}")
+            if candidate is None or not candidate.to_issue:
+                skipped += 1
+                continue
+            data = _printed(found, candidate, code=new_code(), issue_date=issue_date)
+            items.append((candidate, data, versions.get((r, p), 1)))
     return _Prepared(event, template, kind, items, skipped, job.created_by_id, issue_date)
 
 
