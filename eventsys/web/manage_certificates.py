@@ -49,8 +49,9 @@ def _default_kind() -> str:
 
 def _page(kind: str, *, rule_form: RuleForm | None = None, status: int = 200):
     found = certificates.eligibility(g.event, kind)
-    # Speakers and organisers are a few among many participants: those first.
-    default = "eligible" if kind in ("speaker", "organiser") else "all"
+    # Speakers and organisers are a few among many participants: those first (all, while
+    # nobody is, so that someone can be included by hand).
+    default = "eligible" if kind in ("speaker", "organiser") and found.eligible else "all"
     shown = request.args.get("show") or default
     shown = shown if shown in FILTERS else default
     rows = [c for c in found.candidates if {
@@ -93,6 +94,12 @@ def _refused(kind: str, form, problem: str | None = None):
     return _page(kind, status=400)
 
 
+def _shown_filter() -> str | None:
+    """The list the organiser was looking at, kept across a form's round trip."""
+    shown = request.args.get("show")
+    return shown if shown in FILTERS else None
+
+
 def _back(kind: str, **values):
     return redirect(url_for("manage.event_certificates_kind", slug=g.event.slug, kind=kind,
                             **values))
@@ -133,7 +140,7 @@ def event_certificates_override(kind: str):
     flash({True: _("Included, whatever the rule says."),
            False: _("Excluded, whatever the rule says."),
            None: _("The rule decides again.")}[form.include()], "success")
-    return _back(kind, show=request.args.get("show") or None)
+    return _back(kind, show=_shown_filter())
 
 
 @bp.post(f"/events/<slug:slug>/certificates/<{KINDS}:kind>/issue")
@@ -166,7 +173,7 @@ def event_certificate_revoke(certificate_id: int):
             raise
         return _refused(kind, form, exc.message)
     flash(_("Certificate %(code)s is revoked.", code=certificate.code), "success")
-    return _back(kind)
+    return _back(kind, show=_shown_filter())
 
 
 @bp.post("/events/<slug:slug>/certificates/issued/<id:certificate_id>/reissue")
@@ -185,4 +192,4 @@ def event_certificate_reissue(certificate_id: int):
     flash(_("Certificate %(old)s is revoked and replaced by version %(v)d, %(new)s, "
             "which is being mailed to its holder.", old=old_code, v=new.version,
             new=new.code), "success")
-    return _back(kind)
+    return _back(kind, show=_shown_filter())

@@ -198,6 +198,25 @@ def test_a_valid_certificate_of_a_cancelled_registration_stays_in_sight(as_manag
         as_manager.get(f"{BASE}/completion"))
 
 
+def test_the_list_shown_is_kept_after_a_revoke_and_organisers_start_from_everyone(
+        as_manager, workshop):
+    submit(as_manager, f"{BASE}/completion/issue", {}, page=BASE)
+    first = db.session.scalars(select(Certificate).order_by(Certificate.id)).first()
+    response = submit(as_manager, f"{BASE}/issued/{first.id}/revoke?show=issued",
+                      {"reason": "typo"}, page=f"{BASE}/completion?show=issued")
+    assert response.status_code == 302 and response.location.endswith(
+        "/completion?show=issued")
+    response = submit(as_manager, f"{BASE}/issued/{first.id}/revoke?show=<x>",
+                      {"reason": "again"}, page=BASE)
+    assert "show" not in response.headers.get("Location", "")
+    # Speakers: a few among many, so the list starts from those eligible; while nobody is,
+    # from everyone, so that someone can be included by hand.
+    assert '<option value="all" selected>' in page(as_manager.get(f"{BASE}/speaker"))
+    certificates.set_override(workshop, "speaker", first.registration_id, True, "chaired",
+                              actor=None)
+    assert '<option value="eligible" selected>' in page(as_manager.get(f"{BASE}/speaker"))
+
+
 def test_another_events_certificate_is_out_of_reach(as_manager, workshop, make_event,
                                                     manager):
     other = make_event("other", creator=manager)
