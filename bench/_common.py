@@ -436,3 +436,48 @@ def run_load(port: int, path: str, *, prefix: str, total: int, processes: int, t
     t_end = max((s[7] for s in samples), default=t0)
     return LoadResult(requested=total, elapsed_s=t_end - t0, samples=samples,
                       reconnects=reconnects, client_cpu_s=client_cpu)
+
+
+# Celery workers ---------------------------------------------------------------------------
+
+class Workers:
+    """``n`` worker processes that we started, stopped by their own pids (the benchmarks'
+    real workers: ``celery -A workers worker`` on the queues given)."""
+
+    def __init__(self, n: int, env: dict, log: Path, pool: str, concurrency: int, *,
+                 queues: str, name: str, include: str | None = None) -> None:
+        handle = log.open("wb")
+        self.procs = [subprocess.Popen(
+            [str(BIN / "celery"), "-A", "workers", "worker", "-Q", queues,
+             "--pool", pool, *(["--concurrency", str(concurrency)] if pool != "solo" else []),
+             *(["--include", include] if include else []),
+             "--loglevel", "WARNING", "-n", f"{name}{i}@%h"],
+            cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT) for i in range(n)]
+        handle.close()
+
+    def pids(self) -> list[int]:
+        found = []
+        for proc in self.procs:
+            found.append(proc.pid)
+            found.extend(children(proc.pid))
+        return found
+
+    def stop(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.terminate()
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=5)
+
+
+def wait_for(predicate, seconds: float, every: float = 0.2) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(every)
+    return False

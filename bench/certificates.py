@@ -35,7 +35,6 @@ import json
 import os
 import secrets
 import shutil
-import subprocess
 import sys
 import tempfile
 import threading
@@ -50,12 +49,12 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._common import (  # noqa: E402
-    BIN,
-    children,
+    Workers,
     cpu_between,
     cpu_snapshot,
     create_database,
     drop_database,
+    wait_for,
 )
 from eventsys import create_app  # noqa: E402
 from eventsys.extensions import db  # noqa: E402
@@ -85,37 +84,6 @@ NAMES = [  # (name, native script, country)
 
 
 # Workers and their memory ----------------------------------------------------------------
-
-class Workers:
-    """``n`` worker processes that we started, stopped by their own pids."""
-
-    def __init__(self, n: int, env: dict, log: Path, pool: str, concurrency: int) -> None:
-        handle = log.open("wb")
-        self.procs = [subprocess.Popen(
-            [str(BIN / "celery"), "-A", "workers", "worker", "-Q", "celery,mail",
-             "--pool", pool, *(["--concurrency", str(concurrency)] if pool != "solo" else []),
-             "--loglevel", "WARNING", "-n", f"certs{i}@%h"],
-            cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT) for i in range(n)]
-        handle.close()
-
-    def pids(self) -> list[int]:
-        found = []
-        for proc in self.procs:
-            found.append(proc.pid)
-            found.extend(children(proc.pid))
-        return found
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-
 
 def rss_mb(pid: int) -> float:
     try:
@@ -149,15 +117,6 @@ class MemorySampler(threading.Thread):
     def stop(self) -> None:
         self.stop_event.set()
         self.join(5)
-
-
-def wait_for(predicate, seconds: float, every: float = 0.05) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(every)
-    return False
 
 
 # The event -------------------------------------------------------------------------------
@@ -228,7 +187,7 @@ def run_ours(app, event_id: int, workers: Workers, files: Path) -> dict:
             db.session.rollback()
             return db.session.scalar(select(Job.status).where(Job.id == job_id))
 
-        done = wait_for(lambda: status() == "done", seconds=600)
+        done = wait_for(lambda: status() == "done", seconds=600, every=0.05)
         ready_s = time.time() - t0
         cpu = cpu_between(cpu0, cpu_snapshot(groups()))
         job = db.session.get(Job, job_id)
@@ -315,7 +274,8 @@ def run(args, url: str, redis_url: str, instance: Path) -> int:
            "EVENTSYS_INSTANCE": str(instance / "worker"), "SECRET_KEY": SECRET,
            "BASE_URL": "https://eventsys.example.org", "FILES_DIR": str(files)}
     env.pop("SMTP_URL", None)  # mail written to files under the workers' instance
-    workers = Workers(args.workers, env, instance / "workers.log", args.pool, args.concurrency)
+    workers = Workers(args.workers, env, instance / "workers.log", args.pool, args.concurrency,
+                      queues="celery,mail", name="certs")
     try:
         celery_app = app.extensions["celery"]
         if not wait_for(lambda: len(celery_app.control.ping(timeout=0.5) or [])

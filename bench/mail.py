@@ -39,7 +39,6 @@ import secrets
 import shutil
 import signal
 import smtplib
-import subprocess
 import sys
 import tempfile
 import time
@@ -53,13 +52,13 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from bench._common import (  # noqa: E402
-    BIN,
-    children,
+    Workers,
     cpu_between,
     cpu_snapshot,
     create_database,
     drop_database,
     free_port,
+    wait_for,
 )
 from eventsys import create_app  # noqa: E402
 from eventsys.extensions import db  # noqa: E402
@@ -135,47 +134,6 @@ class Sink:
 
 
 # Celery workers ------------------------------------------------------------------------------
-
-class Workers:
-    """``n`` worker processes that we started, stopped by their own pids."""
-
-    def __init__(self, n: int, env: dict, log: Path, pool: str, concurrency: int) -> None:
-        self.log = log
-        handle = log.open("wb")
-        self.procs = [subprocess.Popen(
-            [str(BIN / "celery"), "-A", "workers", "worker", "-Q", "mail,celery",
-             "--pool", pool, *(["--concurrency", str(concurrency)] if pool != "solo" else []),
-             "--include", "bench.naive_mail", "--loglevel", "WARNING", "-n", f"bench{i}@%h"],
-            cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT) for i in range(n)]
-        handle.close()
-
-    def pids(self) -> list[int]:
-        found = []
-        for proc in self.procs:
-            found.append(proc.pid)
-            found.extend(children(proc.pid))
-        return found
-
-    def stop(self) -> None:
-        for proc in self.procs:
-            if proc.poll() is None:
-                proc.terminate()
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait(timeout=5)
-
-
-def wait_for(predicate, seconds: float, every: float = 0.2) -> bool:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(every)
-    return False
-
 
 # The work ------------------------------------------------------------------------------------
 
@@ -354,7 +312,8 @@ def run(args, url: str, redis_url: str, instance: Path, sink: Sink) -> int:
     env = {**os.environ, "DATABASE_URL": url, "REDIS_URL": redis_url, "SMTP_URL": sink.url,
            "EVENTSYS_INSTANCE": str(instance / "worker"), "SECRET_KEY": SECRET,
            "BASE_URL": "http://127.0.0.1"}
-    workers = Workers(args.workers, env, instance / "workers.log", args.pool, args.concurrency)
+    workers = Workers(args.workers, env, instance / "workers.log", args.pool, args.concurrency,
+                      queues="mail,celery", name="bench", include="bench.naive_mail")
     try:
         celery_app = app.extensions["celery"]
         if not wait_for(lambda: len(celery_app.control.ping(timeout=0.5) or [])
