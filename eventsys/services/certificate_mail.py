@@ -20,11 +20,10 @@ from collections.abc import Iterable
 from sqlalchemy import select
 
 from eventsys.extensions import db
-from eventsys.models import Certificate, OutboxMessage, Person, Registration, utcnow
-from eventsys.models.registration import RegistrationToken
-from eventsys.services import messaging, sql, verification
+from eventsys.models import Certificate, OutboxMessage, Person, Registration
+from eventsys.services import messaging, verification
+from eventsys.services import registration as registrations_service
 from eventsys.services.mail_transport import PermanentFailure
-from eventsys.services.tokens import new_token, token_hash
 
 TEMPLATE = "certificate_issued"
 
@@ -57,7 +56,8 @@ def queue_many(certificates: Iterable[Certificate], *,
     registrations = _by_id(Registration, {c.registration_id for c in certificates})
     people = _by_id(Person, {c.person_id for c in certificates
                              if c.registration_id is None})
-    tokens = _mint(sorted(registrations))
+    # A new link per registration, as its other mails get: each mail its own token.
+    tokens = registrations_service.mint_tokens(sorted(registrations))
     by_event: dict[int, list[messaging.Outgoing]] = {}
     for certificate in certificates:
         registration = registrations.get(certificate.registration_id)
@@ -91,16 +91,6 @@ def _by_id(model, ids: set[int | None]) -> dict:
     if not ids:
         return {}
     return {row.id: row for row in db.session.scalars(select(model).where(model.id.in_(ids)))}
-
-
-def _mint(registration_ids: list[int]) -> dict[int, str]:
-    """A new link per registration (as its other mails get: each mail its own token)."""
-    tokens = {registration_id: new_token() for registration_id in registration_ids}
-    now = utcnow()
-    sql.insert_many(db.session, RegistrationToken, [
-        {"registration_id": i, "token_hash": token_hash(t), "created_at": now}
-        for i, t in tokens.items()])
-    return tokens
 
 
 def withdraw(certificate: Certificate) -> bool:

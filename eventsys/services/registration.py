@@ -262,6 +262,16 @@ def mint_token(registration_id: int) -> str:
     return token
 
 
+def mint_tokens(registration_ids: list[int]) -> dict[int, str]:
+    """``mint_token`` for many at once (a mail to each of them): one statement."""
+    tokens = {registration_id: new_token() for registration_id in registration_ids}
+    now = utcnow()
+    sql.insert_many(db.session, RegistrationToken, [
+        {"registration_id": i, "token_hash": token_hash(t), "created_at": now}
+        for i, t in tokens.items()])
+    return tokens
+
+
 def token_for_owner(user: User, registration_id: int) -> str:
     """A fresh link for a registration made while logged in to this account. Registrations
     are not matched by email: account addresses are not verified, registrations' are."""
