@@ -72,11 +72,15 @@ def event_registrations_decide():
 @bp.get("/events/<slug:slug>/registrations/<id:registration_id>")
 def event_registration(registration_id: int):
     found = registration.of_event(g.event, registration_id)
+    return _registration_page(found, DetailsForm.of(found))
+
+
+def _registration_page(found, details: DetailsForm, problem: str | None = None) -> str:
     return render_template(
         "manage/registration.html", event=g.event, registration=found,
         history=audit_trail.of_target("Registration", found.id),
         decision=DecisionForm(), move=MoveForm(mode=found.mode),
-        details=DetailsForm.of(found), questions=g.event.questions,
+        details=details, details_problem=problem, questions=g.event.questions,
     )
 
 
@@ -97,12 +101,7 @@ def event_registration_details(registration_id: int):
                 else _("Nothing was changed."), "success")
             return redirect(url_for("manage.event_registration", slug=g.event.slug,
                                     registration_id=registration_id, _anchor="details"))
-    response = render_template(
-        "manage/registration.html", event=g.event, registration=found,
-        history=audit_trail.of_target("Registration", found.id), decision=DecisionForm(),
-        move=MoveForm(mode=found.mode), details=form, details_problem=problem,
-        questions=g.event.questions)
-    return response, 400
+    return _registration_page(found, form, problem), 400
 
 
 @bp.post("/events/<slug:slug>/registrations/<id:registration_id>/move")
