@@ -166,6 +166,12 @@ def submit(client, url: str, data: dict, *, page: str | None = None,
     return client.post(url, data={**data, field: csrf_from(html, field)}, **kwargs)
 
 
+def tampered(token: str, n: int = 1) -> str:
+    """``token`` with its last ``n`` characters changed, each to a letter it was not: a
+    fixed replacement such as ``+ "A"`` is the token itself once in 64 runs."""
+    return token[:-n] + "".join("B" if c == "A" else "A" for c in token[-n:])
+
+
 # Mail as its recipient reads it ------------------------------------------------------------
 
 def delivered(to: str | None = None) -> list:

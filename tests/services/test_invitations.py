@@ -27,7 +27,7 @@ from eventsys.services.errors import Conflict, NotAllowed, NotFound, ServiceErro
 from eventsys.services.invitations import InviteeData
 from eventsys.services.registration import RegistrationInput
 from eventsys.services.tokens import token_hash
-from tests.conftest import delivered, last_text, text_of
+from tests.conftest import delivered, last_text, tampered, text_of
 
 # Helpers ---------------------------------------------------------------------------------
 
@@ -238,8 +238,7 @@ def test_two_previews_of_one_list_confirmed_import_it_once(forum):
 
 def test_links_that_do_not_open_an_invitation(forum, other):
     token = (invite(forum), token_of("ana@example.org"))[1]
-    for bad in ("", None, "short", "x" * 32, token[:-1], token[:-1] + "A"
-                if token[-1] != "A" else token[:-1] + "B", token + "x", token * 10,
+    for bad in ("", None, "short", "x" * 32, token[:-1], tampered(token), token + "x", token * 10,
                 "\x00" * 40, "../" * 12, "%2e%2e%2f" * 5, "\ud800" * 20,
                 token[:10] + " " + token[11:], token.replace(token[5], "é")):
         with pytest.raises(NotFound, match="not valid"):

@@ -23,7 +23,15 @@ from sqlalchemy import func, select
 from eventsys.extensions import db
 from eventsys.models import Event, LoginAttempt, OutboxMessage, User
 from eventsys.services import accounts
-from tests.conftest import PASSWORD, FreshRequestClient, csrf_from, last_text, login, submit
+from tests.conftest import (
+    PASSWORD,
+    FreshRequestClient,
+    csrf_from,
+    last_text,
+    login,
+    submit,
+    tampered,
+)
 
 EXPIRED = "The form has expired"
 CRASHED = "Something went wrong"
@@ -230,7 +238,7 @@ def test_every_form_refuses_a_missing_or_wrong_csrf_token(app, world, name):
     other = app.test_client()
     foreign = csrf_from(page_of(other.get("/login")))  # valid, but another browser's
     wrong_tokens = {"missing": None, "empty": "", "garbage": "not-a-token",
-                    "foreign": foreign, "tampered": foreign[:-4] + "AAAA",
+                    "foreign": foreign, "tampered": tampered(foreign, 4),
                     "expired": expired_token(app, client)}
 
     before = snapshot()

@@ -37,7 +37,7 @@ from eventsys.models import (
 from eventsys.services import invitations, messaging, questions
 from eventsys.services import registration as reg
 from eventsys.services.invitations import InviteeData
-from tests.conftest import csrf_from, login, submit
+from tests.conftest import csrf_from, login, submit, tampered
 from tests.web.test_bad_input import (  # noqa: F401  (fixtures are used by name)
     ANY_TEXT,
     CRASHED,
@@ -245,7 +245,7 @@ def test_every_registration_post_refuses_a_missing_or_wrong_csrf_token(app, worl
     assert client.get(page_url).status_code == 200
     foreign = csrf_from(page_of(app.test_client().get("/login")))  # another browser's
     wrong = {"missing": None, "empty": "", "garbage": "not-a-token", "foreign": foreign,
-             "tampered": foreign[:-4] + "AAAA", "expired": expired_token(app, client)}
+             "tampered": tampered(foreign, 4), "expired": expired_token(app, client)}
 
     before = snapshot()
     for variant, token in wrong.items():
