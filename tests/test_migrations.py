@@ -10,7 +10,7 @@ from sqlalchemy import inspect
 
 from eventsys import create_app
 from eventsys.extensions import db
-from tests.conftest import base_config, require_postgres
+from tests.conftest import WORKER, base_config, require_postgres
 
 
 def test_migrated_schema_matches_the_models(app):
@@ -27,13 +27,14 @@ def scratch_url(request, tmp_path):
         return
     base = require_postgres().replace("+psycopg", "")
     admin_url = base.rsplit("/", 1)[0] + "/postgres"
+    scratch = f"eventsys_migrations_scratch{'_' + WORKER if WORKER else ''}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS eventsys_migrations_scratch")
-        conn.execute("CREATE DATABASE eventsys_migrations_scratch")
+        conn.execute(f"DROP DATABASE IF EXISTS {scratch}")
+        conn.execute(f"CREATE DATABASE {scratch}")
     yield base.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://") \
-        + "/eventsys_migrations_scratch"
+        + f"/{scratch}"
     with psycopg.connect(admin_url, autocommit=True) as conn:
-        conn.execute("DROP DATABASE IF EXISTS eventsys_migrations_scratch WITH (FORCE)")
+        conn.execute(f"DROP DATABASE IF EXISTS {scratch} WITH (FORCE)")
 
 
 def test_upgrade_downgrade_upgrade(scratch_url, tmp_path):
