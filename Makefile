@@ -33,9 +33,13 @@ services:
 
 ## Install and run the whole suite: SQLite always; PostgreSQL, Redis + Celery workers, SMTP
 ## and Chromium where the machine has them (CI=true makes them required).
+## First the in-process tests, on two processes (each with a database of its own), then
+## the tests that start servers, Celery workers and Chromium, one at a time.
+TEST_PROCESSES ?= 2
 test: install-test services
 	$(BIN)/ruff check .
-	$(BIN)/pytest
+	$(BIN)/pytest -n $(TEST_PROCESSES) --dist loadfile --ignore=tests/browser --ignore=tests/workers
+	$(BIN)/pytest tests/browser tests/workers
 
 lint: install-test
 	$(BIN)/ruff check .

@@ -366,3 +366,4 @@ def make_event(app):
 
 def login(client, email: str, password: str = PASSWORD):
     return submit(client, "/login", {"email": email, "password": password})
+
