@@ -7,6 +7,7 @@ and the button pressed."""
 
 from __future__ import annotations
 
+import unicodedata
 from collections.abc import Iterable
 
 from flask_babel import lazy_gettext as _l
@@ -24,7 +25,9 @@ NOTE_CHOICES = (_l("excused"), _l("late"), _l("left early"))
 
 
 class WholeNumberField(IntegerField):
-    """A whole number typed with ASCII digits (``int()`` alone takes "٣٠" and "1_0")."""
+    """A whole number typed as digits only. Any script's digits count, as an input method
+    gives them: full-width "30" from a Chinese keyboard, "٣٠" or "३०" are 30. ``int()`` alone would
+    also take "1_0", "+5" and " 5 " inside other text; those are refused."""
 
     def __init__(self, *args, message=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -37,9 +40,9 @@ class WholeNumberField(IntegerField):
         text = valuelist[0].strip()
         if not text:
             return
-        if not (text.isascii() and text.isdigit() and len(text) <= 10):
+        if not (text.isdecimal() and len(text) <= 10):
             raise ValueError(self.message or _l("Enter a whole number."))
-        self.data = int(text)
+        self.data = int("".join(str(unicodedata.decimal(c)) for c in text))
 
     def pre_validate(self, form) -> None:
         # What could not be read is said once: the range validators would add a second

@@ -172,7 +172,9 @@ def test_the_overview_shows_the_numbers_and_the_rates(client, workshop, lecture,
 
 @pytest.mark.parametrize("form, message", [
     ({"min_minutes": "abc"}, "Enter the minutes as a whole number"),
-    ({"min_minutes": "\u0663\u0660"}, "Enter the minutes as a whole number"),
+    ({"min_minutes": "1_0"}, "Enter the minutes as a whole number"),
+    ({"min_minutes": "+5"}, "Enter the minutes as a whole number"),
+    ({"min_minutes": "\u0663\u00b2"}, "Enter the minutes as a whole number"),  # ٣²
     ({"min_minutes": "0"}, "between 1 and 1440"),
     ({"min_minutes": "1441"}, "between 1 and 1440"),
     ({"min_minutes": "9" * 5000}, "Enter the minutes as a whole number"),
@@ -206,6 +208,15 @@ def test_the_rule_form_saves(client, workshop):
     db.session.refresh(workshop)
     assert (workshop.attendance_min_minutes, workshop.attendance_min_percent) == (None, None)
     assert "online, having joined" in page(client.get(BASE))
+    # Digits as a Chinese, Arabic or Hindi keyboard gives them are the same numbers.
+    submit(client, f"{BASE}/rules", {"unit": "session", "min_minutes": "\uff13\uff10",
+                                     "min_percent": "\u0665\u0660"}, page=BASE)
+    db.session.refresh(workshop)
+    assert (workshop.attendance_min_minutes, workshop.attendance_min_percent) == (30, 50)
+    submit(client, f"{BASE}/rules", {"unit": "session", "min_minutes": "\u0968\u0966",
+                                     "min_percent": ""}, page=BASE)
+    db.session.refresh(workshop)
+    assert (workshop.attendance_min_minutes, workshop.attendance_min_percent) == (20, None)
     response = client.post(f"{BASE}/rules", data={"min_minutes": "30"})  # no CSRF token
     assert response.status_code == 400
 
