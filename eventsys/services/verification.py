@@ -110,6 +110,9 @@ class Verification:
     # A corrected certificate was issued to the same holder after this one: when. Its code
     # is the holder's to give, so it is not shown.
     replaced_on: date | None
+    # The issued file's SHA-256, for those who would check a file without uploading it
+    # (``sha256sum``, ``certutil -hashfile``): it tells nothing the page does not.
+    sha256: str = ""
 
     @property
     def kind_label(self) -> str:
@@ -163,6 +166,7 @@ def describe(certificate: Certificate) -> Verification:
         if certificate.status == "revoked" else None,
         revoked_reason=certificate.revoked_reason if certificate.status == "revoked" else None,
         replaced_on=local_date(replaced.issued_at, event.timezone) if replaced else None,
+        sha256=certificate.sha256,
     )
 
 

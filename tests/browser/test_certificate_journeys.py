@@ -160,6 +160,14 @@ def test_issue_download_scan_and_verify_on_a_phone(new_page, server, artifacts, 
     with scanner.expect_navigation():
         scanner.get_by_role("button", name="Check the file").click()
     expect(scanner.locator(".file-match")).to_contain_text("Identical to the certificate")
+    # Or without uploading it: the fingerprint, opened, is the file's SHA-256, on the phone's
+    # width.
+    scanner.get_by_text("Check it without uploading").click()
+    expect(scanner.locator("code.sha256")).to_have_text(hashlib.sha256(pdf.read_bytes())
+                                                        .hexdigest())
+    width = scanner.evaluate("() => [document.documentElement.scrollWidth, innerWidth]")
+    assert width[0] <= width[1], "the fingerprint makes the page scroll sideways"
+    scanner.locator("#check-file").screenshot(path=str(artifacts / "certificate-fingerprint.png"))
 
 
 def test_a_corrected_certificate_revokes_the_old_one_on_a_phone(new_page, server, artifacts,

@@ -6,6 +6,7 @@ rate limits, the participant's downloads from /r/<token>
 
 from __future__ import annotations
 
+import hashlib
 import io
 import zipfile
 from urllib.parse import quote
@@ -124,6 +125,12 @@ def test_the_issued_pdf_is_identical(client, valid):
     response = upload(client, valid.code, file_of(valid).read_bytes())
     assert response.status_code == 200
     assert "Identical to the certificate issued on" in page(response)
+
+
+def test_the_page_gives_the_files_fingerprint(client, valid):
+    """Checked without uploading: the page's SHA-256 is the one of the file as issued."""
+    html = page(client.get(f"/verify/{valid.code}"))
+    assert hashlib.sha256(file_of(valid).read_bytes()).hexdigest() in html
 
 
 def test_another_pdf_does_not_match(client, valid):
