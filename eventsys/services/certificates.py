@@ -96,8 +96,8 @@ NOTE_LIMIT = 300
 # A batch is what one WeasyPrint document lays out: large enough that the per-document
 # costs (stylesheets, fonts) are shared, small enough that a worker killed mid-batch loses
 # little (some 3 s of work) and that memory stays low (bench/certificates.py: 100 did
-# better than 25 or 50, and 250 no better). It divides jobs.CHUNK, so the sweep's chunks
-# and the workers' batches start at the same places. (CERTIFICATE_BATCH sets it.)
+# better than 25 or 50, and 250 no better). The sweep takes a job's batches as its chunks,
+# so the two start at the same places. (CERTIFICATE_BATCH sets it.)
 DEFAULT_BATCH = 100
 MAX_BATCH = 250
 TASK = "eventsys.issue_certificates"
@@ -719,7 +719,7 @@ def _claim(job_id: int) -> tuple[int, int] | float | None:
         db.session.commit()
         return None
     payload, leases, finished = _payload_state(job)
-    size = int(payload.get("batch") or DEFAULT_BATCH)
+    size = _batch_of(job)
     for start in range(job.done, job.total, size):
         if start in finished or (start in leases and leases[start] > now):
             continue
@@ -763,7 +763,7 @@ def _work_batch(job_id: int, start: int, stop: int) -> int:
     leases.pop(start, None)
     if start >= job.done:
         finished.add(start)
-    size = int(payload.get("batch") or DEFAULT_BATCH)
+    size = _batch_of(job)
     while job.done in finished:
         finished.discard(job.done)
         job.done = min(job.done + size, job.total)
@@ -779,12 +779,17 @@ def _work_batch(job_id: int, start: int, stop: int) -> int:
     return len(stored.certificates)
 
 
-@jobs.handler("certificates")
+def _batch_of(job: Job) -> int:
+    return int(job.payload.get("batch") or DEFAULT_BATCH)
+
+
+@jobs.handler("certificates", chunk=_batch_of)
 def _issue_chunk(job: Job, start: int, stop: int) -> tuple[list[int], int]:
-    """The sweep's way through a job whose workers are gone: the chunk's batches one after
-    another, in the sweep's transaction (which holds the job). Holders dealt with by a
-    worker meanwhile are passed over."""
-    size = int(job.payload.get("batch") or DEFAULT_BATCH)
+    """The sweep's way through a job whose workers are gone: a batch at a time, each in a
+    transaction of the sweep's that holds the job and commits with the batch (so SQLite's
+    other writers wait for one batch, not for five). Holders dealt with by a worker
+    meanwhile are passed over."""
+    size = _batch_of(job)
     messages: list[int] = []
     skipped = 0
     for first in range(start, stop, size):

@@ -453,8 +453,17 @@ def test_a_worker_killed_between_rendering_and_committing_leaves_no_record(
     assert files() == {c.stored_name for c in issued}
 
 
-def test_the_jobs_sweep_finishes_a_job_whose_workers_are_gone(app, workshop, no_workers):
+def test_the_jobs_sweep_finishes_a_job_whose_workers_are_gone(app, workshop, no_workers,
+                                                               monkeypatch):
     app.config["CERTIFICATE_BATCH"] = 2
+    chunks = []  # the sweep's transactions, each committed with its batch
+    issue_chunk = jobs._HANDLERS["certificates"]
+
+    def recorded(job, start, stop):
+        chunks.append((start, stop))
+        return issue_chunk(job, start, stop)
+
+    monkeypatch.setitem(jobs._HANDLERS, "certificates", recorded)
     set_rule(workshop, "participation")
     job_id = certificates.issue(workshop, "participation", actor=None).id
     assert certificates._claim(job_id) == (0, 2)
@@ -467,6 +476,7 @@ def test_the_jobs_sweep_finishes_a_job_whose_workers_are_gone(app, workshop, no_
     assert jobs.sweep() == 1
     db.session.refresh(job)
     assert (job.status, job.done, job.skipped) == ("done", 5, 0)
+    assert chunks == [(2, 4), (4, 5)]  # a batch a transaction, from where the worker left
     assert len(valid_of(workshop, "participation")) == 5
     assert jobs.progress(job).made == 5
 
