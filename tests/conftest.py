@@ -366,4 +366,3 @@ def make_event(app):
 
 def login(client, email: str, password: str = PASSWORD):
     return submit(client, "/login", {"email": email, "password": password})
-
