@@ -38,7 +38,7 @@ from eventsys.models import (
 from eventsys.services import audit, invitation_import, jobs, media, messaging, sql
 from eventsys.services.accounts import normalise_email
 from eventsys.services.errors import Conflict, NotAllowed, NotFound, ServiceError
-from eventsys.services.tokens import new_token, plausible, token_hash
+from eventsys.services.tokens import mint, plausible, token_hash
 from eventsys.services.validation import clean_text
 
 _CONTROLS = re.compile(r"[\x00-\x1f\x7f]")
@@ -62,12 +62,7 @@ def expires_at(event: Event) -> datetime:
 
 
 def _mint(invitation_ids: list[int]) -> dict[int, str]:
-    tokens = {invitation_id: new_token() for invitation_id in invitation_ids}
-    now = utcnow()
-    sql.insert_many(db.session, InvitationToken, [
-        {"invitation_id": i, "token_hash": token_hash(t), "created_at": now}
-        for i, t in tokens.items()])
-    return tokens
+    return mint(InvitationToken, "invitation_id", invitation_ids)
 
 
 def answer_url(token: str) -> str:

@@ -48,7 +48,7 @@ from eventsys.services import (
     tickets,
 )
 from eventsys.services.errors import Conflict, NotAllowed, NotFound, ServiceError
-from eventsys.services.tokens import new_token, token_hash
+from eventsys.services.tokens import mint, token_hash
 from eventsys.services.validation import has_control_chars
 
 MAX_TEXT = {"name": 200, "name_native": 200, "organisation_name": 200, "job_title": 200,
@@ -256,20 +256,12 @@ def _validated(event: Event | RegistrationEvent, data: RegistrationInput) -> Reg
 # Tokens and invitations -------------------------------------------------------------------
 
 def mint_token(registration_id: int) -> str:
-    token = new_token()
-    sql.insert_row(db.session, RegistrationToken, registration_id=registration_id,
-                   token_hash=token_hash(token), created_at=utcnow())
-    return token
+    return mint_tokens([registration_id])[registration_id]
 
 
 def mint_tokens(registration_ids: list[int]) -> dict[int, str]:
-    """``mint_token`` for many at once (a mail to each of them): one statement."""
-    tokens = {registration_id: new_token() for registration_id in registration_ids}
-    now = utcnow()
-    sql.insert_many(db.session, RegistrationToken, [
-        {"registration_id": i, "token_hash": token_hash(t), "created_at": now}
-        for i, t in tokens.items()])
-    return tokens
+    """Links for many registrations at once (a mail to each of them): one statement."""
+    return mint(RegistrationToken, "registration_id", registration_ids)
 
 
 def token_for_owner(user: User, registration_id: int) -> str:

@@ -7,6 +7,10 @@ import hashlib
 import re
 import secrets
 
+from eventsys.extensions import db
+from eventsys.models import utcnow
+from eventsys.services import sql
+
 _SHAPE = re.compile(r"[A-Za-z0-9_-]{10,100}")  # what token_urlsafe makes, with room to grow
 
 
@@ -16,6 +20,17 @@ def new_token() -> str:
 
 def token_hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
+
+
+def mint(model: type, owner_column: str, owner_ids: list[int]) -> dict[int, str]:
+    """A new token for each owner, in one statement, in the current transaction: owner id
+    -> the token, which is never stored (``model`` keeps its hash in ``token_hash``)."""
+    tokens = {owner_id: new_token() for owner_id in owner_ids}
+    now = utcnow()
+    sql.insert_many(db.session, model, [
+        {owner_column: owner_id, "token_hash": token_hash(token), "created_at": now}
+        for owner_id, token in tokens.items()])
+    return tokens
 
 
 def plausible(token: str | None) -> bool:

@@ -297,6 +297,16 @@ def test_each_registrant_gets_one_mail_of_their_own_with_a_working_link(forum, c
     assert token not in stored_text()  # the outbox scrubbed its copies once sent
 
 
+def test_a_chunks_personal_links_are_minted_in_one_statement(forum, crowd, count_queries):
+    draft = Draft(REGISTRANTS, "News for {name}", "Dear {name},\nyour page: {personal_link}")
+    count_queries["statements"].clear()
+    mailings.send(forum, draft, actor=None)
+    inserts = [s for s in count_queries["statements"]
+               if s.lstrip().upper().startswith("INSERT INTO REGISTRATION_TOKEN")]
+    assert len(inserts) == 1, inserts  # three recipients, one INSERT
+    assert db.session.scalar(select(func.count()).select_from(RegistrationToken)) >= 3
+
+
 def test_invitees_links_open_their_invitation_and_speakers_get_no_link(forum, crowd):
     mailings.send(forum, Draft(Audience("invitees", answers=["open", "accepted"]),
                                "Programme", "Hello {name}, answer here: {personal_link}"),
