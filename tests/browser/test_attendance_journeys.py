@@ -362,8 +362,16 @@ def test_a_platform_report_gives_online_participants_their_rate(new_page, artifa
 
 # The forum: the rule -------------------------------------------------------------------------
 
-def save_rule(page, minutes: str, share: str = ""):
-    page.get_by_label("Online: at least this many minutes").fill(minutes)
+def save_rule(page, minutes: str, share: str = "", *, input_method: bool = False):
+    """``input_method``: the minutes committed as an input method commits its text (which
+    may be full-width digits), not typed key by key."""
+    field = page.get_by_label("Online: at least this many minutes")
+    if input_method:
+        field.fill("")
+        field.focus()
+        page.keyboard.insert_text(minutes)
+    else:
+        field.fill(minutes)
     page.get_by_label("Online: at least this share of the session (%)").fill(share)
     with page.expect_navigation() as navigation:
         page.get_by_role("button", name="Save the rule").click()
@@ -386,8 +394,10 @@ def test_the_rule_changes_the_rates_and_bad_values_are_refused(new_page, problem
     page.goto(f"{overview}?q={quote(name)}")
     expect_rate(page, rid, "0 of 1 day", 0)
     try:
-        # Down to their minutes: they count now.
-        save_rule(page, str(minutes))
+        # Down to their minutes, typed as a Chinese input method gives digits (full
+        # width): the same number, and they count now.
+        save_rule(page, str(minutes).translate({ord(d): 0xFF10 + int(d) for d in "0123456789"}),
+                  input_method=True)
         expect(flash(page)).to_contain_text(
             "The rule is saved: Attended: checked in at the door or in a session, or "
             f"online, at least {minutes} minutes (minutes online add up over the day).")
