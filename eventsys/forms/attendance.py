@@ -14,6 +14,7 @@ from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
 from wtforms import IntegerField, SelectField
 from wtforms.validators import NumberRange, Optional, StopValidation
+from wtforms.widgets import TextInput
 
 from eventsys.forms import Form, fields
 from eventsys.models import ID_MAX, Event
@@ -27,7 +28,13 @@ NOTE_CHOICES = (_l("excused"), _l("late"), _l("left early"))
 class WholeNumberField(IntegerField):
     """A whole number typed as digits only. Any script's digits count, as an input method
     gives them: full-width "30" from a Chinese keyboard, "٣٠" or "३०" are 30. ``int()`` alone would
-    also take "1_0", "+5" and " 5 " inside other text; those are refused."""
+    also take "1_0", "+5" and " 5 " inside other text; those are refused.
+
+    Drawn as a text box with a numeric keyboard, not ``type="number"``: Chromium keeps
+    full-width digits there but turns "٣٠" or "३०" into an empty value, which a form
+    without browser validation sends as "no minimum", losing what was typed."""
+
+    widget = TextInput()
 
     def __init__(self, *args, message=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -62,14 +69,14 @@ class RulesForm(Form):
             "Minutes online must be between %(min)d and %(max)d (a whole day)."))],
         message=_l("Enter the minutes as a whole number, for example 30."),
         description=_l("Leave empty if joining is enough."),
-        render_kw={"inputmode": "numeric", "min": 1, "max": 1440})
+        render_kw={"inputmode": "numeric"})
     min_percent = WholeNumberField(
         _l("Online: at least this share of the session (%)"),
         validators=[Optional(), NumberRange(1, 100, message=_l(
             "The share of the session must be between %(min)d and %(max)d %%."))],
         message=_l("Enter the share as a whole number of per cent, for example 50."),
         description=_l("With both set, either one is enough."),
-        render_kw={"inputmode": "numeric", "min": 1, "max": 100})
+        render_kw={"inputmode": "numeric"})
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)

@@ -38,7 +38,7 @@ class RuleForm(Form):
         message=_l("Enter the rate as a whole number of per cent, for example 80."),
         description=_l("Leave empty when attendance does not matter. The rate is worked "
                        "out by the rule on the attendance page."),
-        render_kw={"inputmode": "numeric", "min": 1, "max": 100})
+        render_kw={"inputmode": "numeric"})
     sessions = SessionsField(_l("And attended each of these sessions"), coerce=int,
                              choices=[], validate_choice=False)
     spoke = BooleanField(_l("Spoke in a session (speaker, moderator, panellist or "

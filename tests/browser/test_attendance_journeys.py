@@ -402,6 +402,11 @@ def test_the_rule_changes_the_rates_and_bad_values_are_refused(new_page, problem
             "The rule is saved: Attended: checked in at the door or in a session, or "
             f"online, at least {minutes} minutes (minutes online add up over the day).")
         expect(rule).to_contain_text(f"online, at least {minutes} minutes")
+        # In Arabic-Indic digits too (a number field of the browser's would have sent them
+        # as nothing at all, and the rule would have lost its minimum).
+        save_rule(page, str(minutes).translate({ord(d): 0x0660 + int(d) for d in "0123456789"}),
+                  input_method=True)
+        expect(rule).to_contain_text(f"online, at least {minutes} minutes")
         page.goto(f"{overview}?q={quote(name)}")
         expect_rate(page, rid, "1 of 1 day", 100)
 
