@@ -7,14 +7,12 @@ and the button pressed."""
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterable
 
 from flask_babel import lazy_gettext as _l
 from werkzeug.datastructures import MultiDict
-from wtforms import IntegerField, SelectField
-from wtforms.validators import NumberRange, Optional, StopValidation
-from wtforms.widgets import TextInput
+from wtforms import SelectField
+from wtforms.validators import NumberRange, Optional
 
 from eventsys.forms import Form, fields
 from eventsys.models import ID_MAX, Event
@@ -25,52 +23,19 @@ from eventsys.services.attendance_stats import DayChanges, SheetChanges
 NOTE_CHOICES = (_l("excused"), _l("late"), _l("left early"))
 
 
-class WholeNumberField(IntegerField):
-    """A whole number typed as digits only. Any script's digits count, as an input method
-    gives them: full-width "30" from a Chinese keyboard, "٣٠" or "३०" are 30. ``int()`` alone would
-    also take "1_0", "+5" and " 5 " inside other text; those are refused.
-
-    Drawn as a text box with a numeric keyboard, not ``type="number"``: Chromium keeps
-    full-width digits there but turns "٣٠" or "३०" into an empty value, which a form
-    without browser validation sends as "no minimum", losing what was typed."""
-
-    widget = TextInput()
-
-    def __init__(self, *args, message=None, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.message = message
-
-    def process_formdata(self, valuelist):
-        self.data = None
-        if not valuelist:
-            return
-        text = valuelist[0].strip()
-        if not text:
-            return
-        if not (text.isdecimal() and len(text) <= 10):
-            raise ValueError(self.message or _l("Enter a whole number."))
-        self.data = int("".join(str(unicodedata.decimal(c)) for c in text))
-
-    def pre_validate(self, form) -> None:
-        # What could not be read is said once: the range validators would add a second
-        # message about a value that is not there.
-        if self.process_errors:
-            raise StopValidation()
-
-
 class RulesForm(Form):
     unit = SelectField(_l("A participant's rate is the share of"), default="session",
                        description=_l("Days suit a forum, whose door is its register; "
                                       "sessions suit a workshop that takes attendance at "
                                       "every lecture."))
-    min_minutes = WholeNumberField(
+    min_minutes = fields.WholeNumberField(
         _l("Online: at least this many minutes"),
         validators=[Optional(), NumberRange(1, 24 * 60, message=_l(
             "Minutes online must be between %(min)d and %(max)d (a whole day)."))],
         message=_l("Enter the minutes as a whole number, for example 30."),
         description=_l("Leave empty if joining is enough."),
         render_kw={"inputmode": "numeric"})
-    min_percent = WholeNumberField(
+    min_percent = fields.WholeNumberField(
         _l("Online: at least this share of the session (%)"),
         validators=[Optional(), NumberRange(1, 100, message=_l(
             "The share of the session must be between %(min)d and %(max)d %%."))],

@@ -9,7 +9,6 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from eventsys.forms import Form, fields
-from eventsys.forms.attendance import WholeNumberField
 from eventsys.models import ID_MAX
 from eventsys.services.certificates import NOTE_LIMIT, Rule
 
@@ -31,7 +30,7 @@ class SessionsField(SelectMultipleField):
 
 class RuleForm(Form):
     enabled = BooleanField(_l("This event gives this certificate"), default=True)
-    min_rate = WholeNumberField(
+    min_rate = fields.WholeNumberField(
         _l("Attendance rate at least (%)"),
         validators=[Optional(), NumberRange(1, 100, message=_l(
             "The attendance rate must be between %(min)d and %(max)d %%."))],
@@ -72,7 +71,7 @@ DECISIONS = (("rule", _l("Follow the rule")), ("include", _l("Include")),
 
 
 class OverrideForm(Form):
-    registration = WholeNumberField(validators=[DataRequired(), NumberRange(1, ID_MAX)])
+    registration = fields.WholeNumberField(validators=[DataRequired(), NumberRange(1, ID_MAX)])
     decision = SelectField(_l("Decision"), choices=fields.choices(DECISIONS))
     note = StringField(_l("Note"), validators=[Optional(), Length(max=NOTE_LIMIT)],
                        description=_l("Why, for the record (shown to organisers only)."))

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import unicodedata
 from functools import cache
 
 from flask_babel import get_locale
+from flask_babel import lazy_gettext as _l
 from markupsafe import Markup, escape
-from wtforms import SelectField, ValidationError
+from wtforms import IntegerField, SelectField, ValidationError
 from wtforms.fields.choices import SelectChoice
+from wtforms.validators import StopValidation
+from wtforms.widgets import TextInput
 
 from eventsys.i18n import available_locales, country_choices, is_country, timezone_names
 
@@ -63,3 +67,36 @@ def timezones(blank: str | None = None) -> list[SelectChoice]:
 
 def locales(blank: str | None = None) -> list[SelectChoice]:
     return choices(((c, LOCALE_NAMES.get(c, c)) for c in available_locales()), blank)
+
+
+class WholeNumberField(IntegerField):
+    """A whole number typed as digits only. Any script's digits count, as an input method
+    gives them: full-width "30" from a Chinese keyboard, "٣٠" or "३०" are 30. ``int()`` alone would
+    also take "1_0", "+5" and " 5 " inside other text; those are refused.
+
+    Drawn as a text box with a numeric keyboard, not ``type="number"``: Chromium keeps
+    full-width digits there but turns "٣٠" or "३०" into an empty value, which a form
+    without browser validation sends as "no minimum", losing what was typed."""
+
+    widget = TextInput()
+
+    def __init__(self, *args, message=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.message = message
+
+    def process_formdata(self, valuelist):
+        self.data = None
+        if not valuelist:
+            return
+        text = valuelist[0].strip()
+        if not text:
+            return
+        if not (text.isdecimal() and len(text) <= 10):
+            raise ValueError(self.message or _l("Enter a whole number."))
+        self.data = int("".join(str(unicodedata.decimal(c)) for c in text))
+
+    def pre_validate(self, form) -> None:
+        # What could not be read is said once: the range validators would add a second
+        # message about a value that is not there.
+        if self.process_errors:
+            raise StopValidation()

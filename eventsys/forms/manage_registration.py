@@ -9,7 +9,6 @@ from flask_babel import lazy_gettext as _l
 from wtforms import (
     BooleanField,
     DateTimeLocalField,
-    IntegerField,
     SelectField,
     StringField,
     TextAreaField,
@@ -47,12 +46,16 @@ class RegistrationSettingsForm(Form):
                            choices=fields.choices(APPROVAL_LABELS.items()))
     invitation_only = BooleanField(_l("By invitation only"))
     waitlist_enabled = BooleanField(_l("Waiting list when full"))
-    capacity_in_person = IntegerField(_l("Places in person"),
-                                      validators=[Optional(), NumberRange(0, 1_000_000)],
-                                      description=_l("Empty: no limit."))
-    capacity_online = IntegerField(_l("Places online"),
-                                   validators=[Optional(), NumberRange(0, 1_000_000)],
-                                   description=_l("Empty: no limit."))
+    # Whole-number fields: a browser's number input would send "٣٠" as nothing, which
+    # here means no limit at all.
+    capacity_in_person = fields.WholeNumberField(
+        _l("Places in person"), validators=[Optional(), NumberRange(0, 1_000_000)],
+        message=_l("Enter the places as a whole number, for example 60."),
+        description=_l("Empty: no limit."), render_kw={"inputmode": "numeric"})
+    capacity_online = fields.WholeNumberField(
+        _l("Places online"), validators=[Optional(), NumberRange(0, 1_000_000)],
+        message=_l("Enter the places as a whole number, for example 60."),
+        description=_l("Empty: no limit."), render_kw={"inputmode": "numeric"})
     online_url = StringField(_l("Joining link for online participants"),
                              validators=[Optional(), Length(max=500),
                                          URL(message=_l("Enter a web address (https://...)."))])

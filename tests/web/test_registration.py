@@ -212,7 +212,9 @@ def test_settings_capacity_and_promotion(organiser_client, app, forum):
     assert count(status="waitlisted") == 1
     response = submit(organiser_client, "/manage/events/forum/registration-settings", {
         "opens_at": "", "closes_at": "", "approval": "open", "waitlist_enabled": "y",
-        "capacity_in_person": "2", "capacity_online": "", "online_url": "https://live.example/x",
+        # Two places, typed on an Arabic keyboard.
+        "capacity_in_person": "\u0662", "capacity_online": "",
+        "online_url": "https://live.example/x",
     })
     assert response.status_code == 302
     assert count(status="confirmed") == 2

@@ -34,7 +34,7 @@ from eventsys.models import (
     RegistrationToken,
     utcnow,
 )
-from eventsys.services import invitations, messaging, questions
+from eventsys.services import invitations, messaging, questions, tokens
 from eventsys.services import registration as reg
 from eventsys.services.invitations import InviteeData
 from tests.conftest import csrf_from, login, submit, tampered
@@ -93,13 +93,13 @@ def invite(event_, email: str) -> str:
     """An invitation through the service, with a raw token known to the test (it is only
     ever mailed, and mail is not what these tests read)."""
     token = f"invite-{uuid.uuid4().hex}"
-    real = invitations.new_token
-    invitations.new_token = lambda: token
+    real = tokens.new_token
+    tokens.new_token = lambda: token
     try:
         invitations.invite(event_, InviteeData(email=email, name="Guest"), skip_approval=True,
                            actor=None)
     finally:
-        invitations.new_token = real
+        tokens.new_token = real
     return token
 
 
@@ -636,12 +636,14 @@ BAD_SETTINGS = [
      "Registration must close after it opens."),
     ({"opens_at": "2031-13-45T10:00"}, "Not a valid datetime value."),
     ({"closes_at": "tomorrow"}, "Not a valid datetime value."),
-    ({"capacity_in_person": "-3"}, "Number must be between 0 and 1000000."),
+    ({"capacity_in_person": "-3"}, "Enter the places as a whole number, for example 60."),
     ({"capacity_online": "1000001"}, "Number must be between 0 and 1000000."),
-    ({"capacity_in_person": "9" * 30}, "Number must be between 0 and 1000000."),
-    ({"capacity_in_person": "ten"}, "Not a valid integer value."),
-    ({"capacity_online": "1.5"}, "Not a valid integer value."),
-    ({"capacity_online": "1e3"}, "Not a valid integer value."),
+    ({"capacity_in_person": "9" * 30}, "Enter the places as a whole number, for example 60."),
+    ({"capacity_in_person": "ten"}, "Enter the places as a whole number, for example 60."),
+    ({"capacity_online": "1.5"}, "Enter the places as a whole number, for example 60."),
+    ({"capacity_online": "1e3"}, "Enter the places as a whole number, for example 60."),
+    ({"capacity_online": "1_0"}, "Enter the places as a whole number, for example 60."),
+    ({"capacity_online": "+5"}, "Enter the places as a whole number, for example 60."),
     ({"approval": "first-come"}, "Not a valid choice."),
     ({"online_url": "javascript:alert(1)"}, "Enter a web address (https://...)."),
     ({"online_url": "JavaScript:alert(1)//https://x.example"},
