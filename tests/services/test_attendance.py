@@ -4,7 +4,8 @@ replays; sheets; tracked joining links; online minutes; the rules and the rates.
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
+from zoneinfo import ZoneInfo
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -107,7 +108,10 @@ def test_online_registrant_in_the_room_is_let_in_with_a_warning(forum, staff):
 
 def test_a_replayed_offline_scan_answers_as_the_first_time_and_keeps_its_time(forum, staff):
     ana = person(forum, 1)
-    now = datetime.now(UTC)
+    # Midday where the event is: 40 minutes earlier is the same day there (whole-event
+    # check-in is per local day; at 00:05 the replayed scan of 23:25 was yesterday's).
+    now = datetime.combine(datetime.now(UTC).date(), time(12),
+                           ZoneInfo(forum.timezone)).astimezone(UTC)
     made = now - timedelta(minutes=40)
     first = attendance.check_in(forum, ana.ticket_code, session=None, staff=staff,
                                 scan_id="scan-1", scanned_at=made, now=now)
